@@ -1,0 +1,315 @@
+"""The ``cpython-static`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .cache import Cache
+from .runner import Runner, StepFailed, StepResult
+
+DEFAULT_VERSION = "3.13.15"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Build a fully static CPython (musl libc, every standard-library extension module
+compiled in) from sha256-pinned sources, and prove it is static and complete.
+
+  cpython-static build                 # CPython {default} for x86_64-linux-musl, verified
+  cpython-static build v3.13.5         # another release from the lock
+  cpython-static build ~/src/cpython   # a CPython source tree (copied, never modified)
+  cpython-static verify dist/cpython-{default}-x86_64-linux-musl/bin/python3.13
+  cpython-static sources list          # what is pinned, from where
+
+Everything is cached under $CPYTHON_STATIC_CACHE (default ~/.cache/cpython-static), keyed
+by content: a second build reuses every library and interpreter already built.  Every
+external command is logged; a failure names its step, log file and the log's last lines.
+""".format(default=DEFAULT_VERSION)
+
+
+class Reporter:
+    """Human progress on stderr: one line per step with the elapsed time."""
+
+    def __init__(self, quiet: bool = False):
+        self.started = time.monotonic()
+        self.quiet = quiet
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[{time.monotonic() - self.started:7.1f}s] {text}", file=sys.stderr, flush=True)
+
+    def step(self, result: StepResult) -> None:
+        status = "ok" if result.returncode == 0 else f"exit {result.returncode}"
+        self.line(f"{result.step} ({result.duration_s:.1f}s, {status})")
+
+
+def _runner(log_dir: Path, reporter: Reporter) -> Runner:
+    return Runner(log_dir, on_step=reporter.step)
+
+
+def _run_id(kind: str) -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{kind}-{os.getpid()}"
+
+
+def default_patches_dir() -> Path | None:
+    # The series lives at the top of the project checkout, beside the package.
+    candidate = Path(__file__).resolve().parent.parent / "patches"
+    return candidate if (candidate / "series").is_file() else None
+
+
+# -- build -------------------------------------------------------------------------------
+def cmd_build(args) -> int:
+    from .cpython import CPythonBuilder, resolve_request
+    from .sources import Fetcher, load_lock
+    from .toolchain import make_toolchain
+    from .verify import verify
+
+    reporter = Reporter(quiet=args.quiet)
+    out = Path(args.out).resolve()
+    log_dir = Path(args.log_dir).resolve() if args.log_dir else out / "logs" / _run_id("build")
+    cache = Cache(Path(args.cache).resolve() if args.cache else None)
+    for leftover in cache.sweep():
+        reporter.line(f"removed scratch directory of a process that died: {leftover}")
+    runner = _runner(log_dir, reporter)
+    lock = load_lock()
+    request = resolve_request(args.what, lock)
+    reporter.line(f"CPython {request.version} for {args.target}; logs in {log_dir}")
+    toolchain = make_toolchain(args.toolchain, args.target, cache, runner)
+    fetcher = Fetcher(cache, runner, mirror=args.mirror)
+    patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
+    builder = CPythonBuilder(cache, fetcher, lock, toolchain, runner, patches_dir,
+                             use_series=not args.no_patches, jobs=args.jobs, progress=reporter.line)
+    started = time.monotonic()
+    built = builder.build(request)
+    for lib in built.libraries:
+        reporter.line(f"library {lib.recipe.name}: {'cached' if lib.reused else 'built'} ({lib.prefix})")
+    reporter.line(f"interpreter: {'cached' if built.reused else 'built'} ({built.prefix})")
+    dest = out / f"cpython-{built.version}-{built.target}"
+    _publish(built.prefix, dest)
+    major_minor = ".".join(built.version.split(".")[:2])
+    binary = dest / "bin" / f"python{major_minor}"
+    duration = time.monotonic() - started
+    report = None
+    if not args.no_verify:
+        reporter.line("verifying")
+        report = verify(binary, runner=runner, version=built.version, target=built.target)
+        for check in report.checks:
+            reporter.line(f"check {check.name}: {'ok' if check.ok else 'FAILED'}"
+                          + (f" — {check.detail}" if check.detail and not check.ok else ""))
+    modules = _builtin_modules(binary, runner, report)
+    result = {
+        "ok": report.ok if report else True,
+        "binary": str(binary),
+        "version": built.version,
+        "target": built.target,
+        "modules": modules,
+        "duration_s": round(duration, 1),
+        "patches": built.patches,
+        "libraries": {l.recipe.name: {"cached": l.reused, "key": l.key} for l in built.libraries},
+        "interpreter_cached": built.reused,
+        "size_bytes": binary.stat().st_size,
+        "logs": str(log_dir),
+        "verify": report.to_json() if report else None,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{'OK' if result['ok'] else 'FAILED'}: {binary}")
+        print(f"  CPython {built.version} {built.target}, {len(modules)} built-in modules, "
+              f"{result['size_bytes'] / 1e6:.1f} MB, {duration:.0f}s")
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
+def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
+    if report is not None and getattr(report, "modules", None):
+        return sorted(report.modules)
+    try:
+        res = runner.run("list built-in modules",
+                         [binary, "-I", "-c", "import sys, json; print(json.dumps(sorted(sys.builtin_module_names)))"],
+                         capture=True)
+        return json.loads(res.output)
+    except (StepFailed, ValueError):
+        return []
+
+
+def _publish(tree: Path, dest: Path) -> None:
+    """Copy a cached install tree to ``dest``, replacing it in one rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(tree, tmp, symlinks=True)
+    old = dest.with_name(dest.name + ".old")
+    if dest.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(dest, old)
+    os.rename(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# -- verify ------------------------------------------------------------------------------
+def cmd_verify(args) -> int:
+    from .verify import verify
+
+    reporter = Reporter(quiet=args.quiet or args.json)
+    binary = Path(args.binary).resolve()
+    if not binary.is_file():
+        raise UsageError(f"{args.binary}: no such file")
+    log_dir = Path(args.log_dir).resolve() if args.log_dir else Path("dist/logs").resolve() / _run_id("verify")
+    runner = _runner(log_dir, reporter)
+    report = verify(binary, runner=runner, version=args.version, target=args.target,
+                    only=args.only or None)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        for check in report.checks:
+            mark = "ok  " if check.ok else "FAIL"
+            print(f"{mark} {check.name:22s} {check.duration_s:6.2f}s  {check.detail if not check.ok or args.verbose else ''}".rstrip())
+        print(f"{'OK' if report.ok else 'FAILED'}: {binary} ({report.version}, {report.target}); logs in {log_dir}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# -- sources -----------------------------------------------------------------------------
+def cmd_sources(args) -> int:
+    from .sources import Fetcher, load_lock
+
+    lock = load_lock()
+    if args.action == "list":
+        rows = [
+            {"kind": s.kind, "name": s.name, "version": s.version, "license": s.license,
+             "file": s.file, "sha256": s.sha256, "urls": list(s.urls),
+             "debian": f"{s.debian.package}={s.debian.version} ({s.debian.suite})" if s.debian else None}
+            for s in lock.sources.values()
+        ]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for r in rows:
+                print(f"{r['kind']:8s} {r['name']:14s} {r['version']:14s} {r['license']:18s} {r['sha256'][:16]}…  {r['debian'] or ''}")
+        return EXIT_OK
+    reporter = Reporter(quiet=args.quiet or args.json)
+    cache = Cache(Path(args.cache).resolve() if args.cache else None)
+    log_dir = Path(args.log_dir).resolve() if args.log_dir else cache.root / "logs" / _run_id("fetch")
+    fetcher = Fetcher(cache, _runner(log_dir, reporter), mirror=args.mirror)
+    wanted = [s for s in lock.sources.values() if not args.names or s.name in args.names]
+    unknown = set(args.names or ()) - {s.name for s in lock.sources.values()}
+    if unknown:
+        raise UsageError(f"unknown source(s): {', '.join(sorted(unknown))}; see `cpython-static sources list`")
+    fetched = {}
+    for src in wanted:
+        path = fetcher.fetch(src)
+        reporter.line(f"{src.kind}:{src.name} {src.version}: {path}")
+        fetched[src.id] = str(path)
+    if args.json:
+        print(json.dumps(fetched, indent=2))
+    return EXIT_OK
+
+
+class UsageError(Exception):
+    pass
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .toolchain import DEFAULT_TARGET, TARGETS, TOOLCHAINS
+
+    p = argparse.ArgumentParser(prog="cpython-static", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"cpython-static {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout (progress stays on stderr)")
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    common.add_argument("--log-dir", help="where step logs go (default: under dist/logs or the cache)")
+
+    fetching = argparse.ArgumentParser(add_help=False)
+    fetching.add_argument("--cache", help="cache directory (default: $CPYTHON_STATIC_CACHE or ~/.cache/cpython-static)")
+    fetching.add_argument("--mirror", help="directory or base URL holding pinned source files, tried before upstream "
+                                           "(default: $CPYTHON_STATIC_MIRROR)")
+
+    b = sub.add_parser(
+        "build", parents=[common, fetching], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="build a static interpreter (and verify it)",
+        description="Build CPython statically: the C libraries from pinned sources with the "
+                    "chosen toolchain, then CPython with every extension module built in, "
+                    "then `verify` the result.\n\n"
+                    "Sources come from the cache, then --mirror, then upstream, then Debian "
+                    "source packages (apt-get source), each checked against its sha256 pin.\n"
+                    "The patch series in patches/ is applied when its version range covers the "
+                    "release, and configure is regenerated with the exact autoconf the release used.")
+    b.add_argument("what", nargs="?", default=DEFAULT_VERSION,
+                   help=f"release (3.13.15 or v3.13.15) or CPython source directory (default {DEFAULT_VERSION})")
+    b.add_argument("--target", default=DEFAULT_TARGET, help=f"one of: {', '.join(sorted(TARGETS))} (default {DEFAULT_TARGET})")
+    b.add_argument("--toolchain", default="zig", choices=sorted(TOOLCHAINS), help="C toolchain (default zig)")
+    b.add_argument("--out", default="dist", help="output directory (default ./dist)")
+    b.add_argument("--patches", help="patch series directory (default: the project's patches/)")
+    b.add_argument("--no-patches", action="store_true",
+                   help="do not apply the patch series; reach the same configuration with configure "
+                        "cache variables where the version table gives them (no autoconf needed)")
+    b.add_argument("--no-verify", action="store_true", help="skip the verification of the result")
+    b.add_argument("--jobs", "-j", type=int, help="parallel make jobs (default: number of CPUs)")
+    b.set_defaults(func=cmd_build)
+
+    v = sub.add_parser(
+        "verify", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="prove a binary is static and complete",
+        description="Fail unless BINARY has no program interpreter and no DT_NEEDED entries, its "
+                    "built-in modules are exactly the expected set for its CPython version and "
+                    "target, and smoke checks pass (a TLS handshake against a local server, "
+                    "hashlib, sqlite3 FTS5/JSON, compression round-trips, a ctypes callback, "
+                    "decimal, readline, curses, uuid, dbm, zoneinfo, multiprocessing, asyncio "
+                    "subprocesses).  Foreign-architecture binaries run under qemu-user.")
+    v.add_argument("binary", help="the interpreter to check")
+    v.add_argument("--version", dest="version", help="expected CPython version (default: ask the binary)")
+    v.add_argument("--target", help="expected target (default: from the ELF header)")
+    v.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    v.add_argument("--verbose", "-v", action="store_true", help="show details of passing checks too")
+    v.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("sources", parents=[common, fetching], help="list or fetch the pinned sources",
+                       description="`list` prints the lock; `fetch [NAME…]` puts sources into the cache "
+                                   "(all when no name is given), trying every provider.")
+    s.add_argument("action", choices=["list", "fetch"])
+    s.add_argument("names", nargs="*", help="source names, e.g. openssl 3.13.15")
+    s.set_defaults(func=cmd_sources)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .versions import VersionError
+    from .libraries import RecipeError
+    from .sources import SourceError
+    from .toolchain import ToolchainError
+    from .verify import VerifyError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Ctrl-C and `kill` (also when started in the background, where SIGINT is inherited
+    # as ignored) unwind through every cleanup: no half-written output survives.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return args.func(args)
+    except (UsageError, VersionError, ToolchainError, VerifyError) as exc:
+        print(f"cpython-static: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StepFailed, SourceError, RecipeError) as exc:
+        print(f"cpython-static: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("cpython-static: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

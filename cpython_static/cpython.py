@@ -1,0 +1,174 @@
+"""Building CPython itself: configure, make, install, into the cache.
+
+The input is a release from the lock or a source tree the user names (copied, never
+touched).  Patches from ``patches/`` whose version range covers the release are applied
+to the copy and ``configure`` is regenerated from ``configure.ac`` with the autoconf
+release the shipped ``configure`` was made with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import autoconf, patches
+from .cache import Cache, digest_of, sha256_file
+from .libraries import BuiltLibrary, LibraryBuilder
+from .runner import Runner
+from .sources import Fetcher, Lock, extract
+from .versions import Series, VersionError, get_series, parse_release, version_of_tree
+
+FORMAT = 1  # bump to rebuild every interpreter after a change in this module
+# Baked into sysconfig only; the interpreter finds its library relative to itself.
+INSTALL_PREFIX = "/opt/cpython-static"
+# Bulky and only for CPython's own test suite; the pruned tree is what dist/ gets.
+PRUNE = ("test",)
+
+
+@dataclass
+class Request:
+    version: str
+    archive: Path | None = None  # a pinned release tarball
+    tree: Path | None = None  # a user's source tree
+
+
+def resolve_request(what: str, lock: Lock, fetcher: Fetcher | None = None) -> Request:
+    """'3.13.15', 'v3.13.15' or a path to a CPython source tree."""
+    path = Path(what).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise VersionError(f"{what} is a file; give a release (e.g. 3.13.15) or a CPython source directory")
+        return Request(version_of_tree(path), tree=path.resolve())
+    version = parse_release(what)
+    available = lock.cpython_versions()
+    if version is None or version not in available:
+        hint = f"'{what}' is not a release in the lock" if version else f"'{what}' is neither a release nor an existing directory"
+        raise VersionError(f"{hint}; available releases: {', '.join(available)} (or give a path to a CPython source tree)")
+    return Request(version)
+
+
+@dataclass
+class BuiltPython:
+    version: str
+    target: str
+    prefix: Path  # the installed tree inside the cache
+    key: str
+    reused: bool
+    patches: list[str]
+    libraries: list[BuiltLibrary] = field(default_factory=list)
+
+    @property
+    def binary(self) -> Path:
+        major_minor = ".".join(self.version.split(".")[:2])
+        return self.prefix / "bin" / f"python{major_minor}"
+
+
+class CPythonBuilder:
+    def __init__(self, cache: Cache, fetcher: Fetcher, lock: Lock, toolchain, runner: Runner,
+                 patches_dir: Path | None, *, use_series: bool = True, jobs: int | None = None,
+                 progress=None):
+        self.cache, self.fetcher, self.lock = cache, fetcher, lock
+        self.toolchain, self.runner = toolchain, runner
+        self.patches_dir = patches_dir
+        self.use_series = use_series
+        self.jobs = jobs or os.cpu_count() or 1
+        self.progress = progress or (lambda msg: None)
+
+    def build(self, request: Request) -> BuiltPython:
+        series = get_series(request.version)
+        libs = LibraryBuilder(self.cache, self.fetcher, self.lock, self.toolchain, self.runner,
+                              self.jobs, self.progress).build_all(list(series.libraries))
+        selected = self._patches(request.version)
+        if request.tree is not None:
+            source_id = {"tree": str(request.tree), "digest": _tree_digest(request.tree)}
+        else:
+            src = self.lock.get("cpython", request.version)
+            source_id = {"sha256": src.sha256}
+        key = digest_of({
+            "format": FORMAT,
+            "version": request.version,
+            "source": source_id,
+            "patches": [(p.name, p.path.read_text()) for p in selected],
+            "series": repr(series),
+            "toolchain": self.toolchain.identity(),
+            "libs": {l.recipe.name: l.key for l in libs},
+        })
+        entry = self.cache.lookup("cpython", key)
+        if entry is None:
+            self.progress(f"building CPython {request.version}")
+            entry = self.cache.build(
+                "cpython", key,
+                lambda stage, final: self._produce(request, series, selected, libs, stage))
+        return BuiltPython(request.version, self.toolchain.target.name, entry.path / "install", key,
+                           entry.reused, [p.name for p in selected], libs)
+
+    def _patches(self, version: str) -> list:
+        if not self.use_series or self.patches_dir is None:
+            return []
+        return patches.select(patches.load_series(self.patches_dir), version)
+
+    def _produce(self, request: Request, series: Series, selected: list, libs: list[BuiltLibrary],
+                 stage: Path) -> dict:
+        work = self.cache.scratch(f"work-cpython-{request.version}")
+        try:
+            src = work / "src"
+            if request.tree is not None:
+                # A copy: the user's tree is never written to (no patches, no build files).
+                shutil.copytree(request.tree, src, symlinks=True,
+                                ignore=shutil.ignore_patterns(".git", "*.o", "*.a", "__pycache__"))
+            else:
+                extract(self.fetcher.fetch(self.lock.get("cpython", request.version)), src)
+            regenerated = None
+            if selected:
+                patches.apply(selected, src, self.runner)
+                # configure is generated: regenerate it whenever its inputs changed.
+                if any(f == "configure.ac" or f.endswith(".m4") for p in selected for f in p.files):
+                    regenerated = autoconf.regenerate(src, self.runner)
+            env = self.toolchain.env([l.prefix for l in libs])
+            args = ["./configure", f"--prefix={INSTALL_PREFIX}", *self.toolchain.configure_args()]
+            args += [a.value for a in series.configure]
+            openssl = next((l for l in libs if l.recipe.name == "openssl"), None)
+            if openssl:
+                args.append(f"--with-openssl={openssl.prefix}")
+            args += [a.value for a in series.cache_vars]
+            args += [a.value for a in series.patch_args({p.name for p in selected})]
+            self.runner.run("cpython:configure", args, cwd=src, env=env)
+            self.runner.run("cpython:make", ["make", f"-j{self.jobs}"], cwd=src, env=env)
+            destdir = work / "destdir"
+            self.runner.run("cpython:install", ["make", "install", f"DESTDIR={destdir}"], cwd=src, env=env)
+            os.rename(destdir / INSTALL_PREFIX.lstrip("/"), stage / "install")
+            mm = series.name
+            for name in PRUNE:
+                shutil.rmtree(stage / "install" / "lib" / f"python{mm}" / name, ignore_errors=True)
+            # Kept for whoever debugs a build: what configure decided and which modules
+            # the build system considered (and why some were not built).
+            for f in ("config.log", "Modules/Setup.stdlib", "pyconfig.h"):
+                if (src / f).exists():
+                    (stage / "build-info").mkdir(exist_ok=True)
+                    shutil.copy2(src / f, stage / "build-info" / Path(f).name)
+            return {
+                "version": request.version,
+                "target": self.toolchain.target.name,
+                "patches": [p.name for p in selected],
+                "autoconf_regenerated_with": regenerated,
+                "configure_args": args,
+                "libraries": {l.recipe.name: l.key for l in libs},
+            }
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _tree_digest(tree: Path) -> str:
+    """Digest of a source tree's build inputs, so an edited tree is rebuilt."""
+    entries = []
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__", "build"))
+        for f in sorted(files):
+            p = Path(root) / f
+            if p.is_file() and not p.is_symlink() and p.suffix not in (".o", ".a", ".pyc"):
+                entries.append((str(p.relative_to(tree)), sha256_file(p)))
+    return digest_of(entries)

@@ -1,0 +1,1 @@
+"""Library recipes (``*.toml``) and the few hooks (``*.py``) that need real code."""

@@ -1,0 +1,574 @@
+"""Prove that a built interpreter is really static and complete.
+
+The verdict is a list of named checks, in this order:
+
+* ``static``            – the ELF has no PT_INTERP and no DT_NEEDED, and is for the target's CPU;
+* ``version``           – ``sys.version_info`` matches the requested version;
+* ``builtin_modules``   – ``sys.builtin_module_names`` equals the reviewed table in
+                          ``modules.toml`` exactly (missing and unexpected both fail);
+* ``no_shared_modules`` – no ``*.so`` waits in the interpreter's ``lib-dynload``;
+* one check per smoke check of ``smoke_checks.py``, run inside the interpreter.
+
+Problems that make verification impossible (binary absent or not ELF, no emulator
+for a foreign CPU, no ``openssl`` tool, an unknown check name) raise VerifyError;
+everything the binary itself does wrong becomes a failed check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import stat
+import tempfile
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from . import smoke_checks
+from .elf import ElfError, ElfInfo, read_elf
+from .runner import Runner, StepFailed
+
+__all__ = [
+    "Check", "VerifyReport", "VerifyError", "verify", "ALL_CHECKS", "SMOKE_CHECKS",
+    "SeriesTable", "ModuleDiff", "load_module_tables", "expected_builtin_modules",
+    "UnverifiedSeries", "compare_modules", "resolve_emulator", "host_arch",
+    "make_tls_material",
+]
+
+SMOKE_SCRIPT = Path(__file__).with_name("smoke_checks.py")
+MODULES_TOML = Path(__file__).with_name("modules.toml")
+
+BASE_CHECKS = ("static", "version", "builtin_modules", "no_shared_modules")
+SMOKE_CHECKS = tuple(smoke_checks.CHECKS)
+ALL_CHECKS = BASE_CHECKS + SMOKE_CHECKS
+_PROBED = {"version", "builtin_modules", "no_shared_modules"}
+
+# Under qemu-user a cold interpreter start plus thirteen checks takes minutes, not seconds.
+PROBE_TIMEOUT_S = 300.0
+SMOKE_TIMEOUT_S = 1800.0
+
+
+class VerifyError(RuntimeError):
+    """Verification could not be carried out at all (as opposed to: it found faults)."""
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class VerifyReport:
+    binary: Path
+    version: str
+    target: str
+    ok: bool
+    checks: list[Check] = field(default_factory=list)
+    # sys.builtin_module_names as the binary reported it (empty if it could not run):
+    # what a table for a new series is filled in from.
+    modules: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "binary": str(self.binary),
+            "version": self.version,
+            "target": self.target,
+            "checks": [asdict(c) for c in self.checks],
+            "modules": list(self.modules),
+        }
+
+
+# ============================================================== module tables
+@dataclass(frozen=True)
+class SeriesTable:
+    series: str
+    derived: bool
+    builtin: frozenset[str]
+    excluded: Mapping[str, str]
+    targets: Mapping[str, tuple[frozenset[str], frozenset[str]]]  # target -> (add, remove)
+    note: str = ""
+
+
+def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
+    derived = bool(raw.get("derived", False))
+    builtin = frozenset(raw.get("builtin", ()))
+    excluded = dict(raw.get("excluded", {}))
+    if derived and not builtin:
+        raise ValueError(f"modules.toml: series {series} is derived but has no builtin list")
+    if overlap := builtin & excluded.keys():
+        raise ValueError(f"modules.toml: {series} both expects and excludes {sorted(overlap)}")
+    if blank := [name for name, why in excluded.items() if not str(why).strip()]:
+        raise ValueError(f"modules.toml: {series} excludes {blank} without a reason")
+    targets = {}
+    for target, override in raw.get("targets", {}).items():
+        add, remove = frozenset(override.get("add", ())), frozenset(override.get("remove", ()))
+        if add & remove:
+            raise ValueError(f"modules.toml: {series}/{target} adds and removes {sorted(add & remove)}")
+        targets[target] = (add, remove)
+    return SeriesTable(series, derived, builtin, excluded, targets,
+                       note=str(raw.get("reason", raw.get("sources", ""))))
+
+
+def load_module_tables(path: Path | None = None) -> dict[str, SeriesTable]:
+    data = tomllib.loads((path or MODULES_TOML).read_text(encoding="utf-8"))
+    return {series: _series_from_toml(series, raw) for series, raw in data["series"].items()}
+
+
+class UnverifiedSeries(LookupError):
+    pass
+
+
+def expected_builtin_modules(table: SeriesTable, target: str) -> frozenset[str]:
+    if not table.derived:
+        raise UnverifiedSeries(f"no verified module table for {table.series}: {table.note}")
+    add, remove = table.targets.get(target, (frozenset(), frozenset()))
+    return (table.builtin | add) - remove
+
+
+@dataclass(frozen=True)
+class ModuleDiff:
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.unexpected
+
+    def describe(self, excluded: Mapping[str, str] | None = None) -> str:
+        if self.ok:
+            return ""
+        excluded = excluded or {}
+        parts = []
+        if self.missing:
+            parts.append("missing: " + ", ".join(self.missing))
+        if self.unexpected:
+            # An unexpected module we excluded on purpose is worth its reason: the
+            # build engine probably forgot the flag that keeps it out.
+            shown = [f"{m} (excluded: {excluded[m]})" if m in excluded else m
+                     for m in self.unexpected]
+            parts.append("unexpected: " + ", ".join(shown))
+        return "; ".join(parts)
+
+
+def compare_modules(expected: Iterable[str], actual: Iterable[str]) -> ModuleDiff:
+    expected, actual = set(expected), set(actual)
+    return ModuleDiff(tuple(sorted(expected - actual)), tuple(sorted(actual - expected)))
+
+
+# ================================================================== emulation
+_ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "i386": "x86", "i486": "x86",
+                 "i586": "x86", "i686": "x86"}
+# qemu-user names the CPUs its own way.
+_QEMU_ARCH = {"x86": "i386", "powerpc64le": "ppc64le", "powerpc64": "ppc64",
+              "powerpc": "ppc", "loongarch64": "loongarch64"}
+
+
+def host_arch() -> str:
+    machine = platform.machine().lower()
+    return _ARCH_ALIASES.get(machine, machine)
+
+
+def target_arch(target: str) -> str:
+    arch = target.split("-", 1)[0]
+    return _ARCH_ALIASES.get(arch, arch)
+
+
+def resolve_emulator(target: str, emulator: Sequence[str] | None, search_path: str) -> list[str]:
+    """The command prefix that runs ``target`` binaries here ([] when native)."""
+    if emulator is not None:
+        return list(emulator)
+    arch, host = target_arch(target), host_arch()
+    if arch == host:
+        return []
+    qemu = _QEMU_ARCH.get(arch, arch)
+    for name in (f"qemu-{qemu}-static", f"qemu-{qemu}"):
+        if found := shutil.which(name, path=search_path):
+            return [found]
+    raise VerifyError(
+        f"{target} binaries do not run natively on this {host} host and neither "
+        f"qemu-{qemu}-static nor qemu-{qemu} is on PATH: install the Debian package "
+        f"qemu-user-static, or pass an emulator explicitly"
+    )
+
+
+# ================================================================ base checks
+def _timed(fn):
+    def wrapper(*args, **kwargs) -> Check:
+        started = time.monotonic()
+        check = fn(*args, **kwargs)
+        check.duration_s = round(time.monotonic() - started, 3)
+        return check
+    return wrapper
+
+
+def check_static(elf: ElfInfo, target: str) -> Check:
+    found = []
+    if elf.interpreter is not None:
+        found.append(f"PT_INTERP {elf.interpreter}")
+    if elf.needed:
+        found.append("DT_NEEDED " + ", ".join(elf.needed))
+    arch = target_arch(target)
+    if elf.machine != arch:
+        found.append(f"ELF machine {elf.machine} is not the target's {arch}")
+    kind = f"{elf.machine} {elf.bits}-bit {elf.endian}-endian {elf.elf_type}"
+    if found:
+        return Check("static", False, f"{kind}: " + "; ".join(found))
+    return Check("static", True, f"{kind}: no PT_INTERP, no DT_NEEDED")
+
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:(a|b|rc)(\d+))?$")
+_LEVELS = {"alpha": "a", "beta": "b", "candidate": "rc"}
+
+
+def format_version(info: Sequence) -> str:
+    major, minor, micro, level, serial = info
+    suffix = "" if level == "final" else f"{_LEVELS.get(level, level)}{serial}"
+    return f"{major}.{minor}.{micro}{suffix}"
+
+
+def check_version(actual: str, wanted: str | None) -> Check:
+    if wanted is None:
+        return Check("version", True, f"{actual} (no version requested)")
+    got, want = _VERSION_RE.match(actual), _VERSION_RE.match(wanted)
+    if want is None:
+        raise VerifyError(f"cannot parse requested version {wanted!r} (want e.g. 3.13 or 3.13.5)")
+    # Only the parts the caller spelled out must agree: "3.13" accepts any 3.13.x.
+    same = got is not None and all(
+        w is None or w == g for w, g in zip(want.groups(), got.groups())
+    )
+    return Check("version", same, f"{actual}" + ("" if same else f", expected {wanted}"))
+
+
+def check_builtin_modules(actual: Sequence[str], series: str, target: str,
+                          tables: Mapping[str, SeriesTable]) -> Check:
+    table = tables.get(series)
+    if table is None:
+        return Check("builtin_modules", False,
+                     f"modules.toml has no table for {series}; the binary has: "
+                     + ", ".join(sorted(actual)))
+    try:
+        expected = expected_builtin_modules(table, target)
+    except UnverifiedSeries as exc:
+        return Check("builtin_modules", False,
+                     f"{exc}; the binary has: " + ", ".join(sorted(actual)))
+    diff = compare_modules(expected, actual)
+    if diff.ok:
+        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {series}")
+    return Check("builtin_modules", False, diff.describe(table.excluded))
+
+
+def check_no_shared_modules(dynload_dirs: Sequence[str], probe_errors: Sequence[str] = ()) -> Check:
+    existing = [Path(d) for d in dynload_dirs if Path(d).is_dir()]
+    if not existing:
+        # Without sysconfig only sys.path was searched; say so rather than claim more.
+        caveat = f"; {'; '.join(probe_errors)}" if probe_errors else ""
+        return Check("no_shared_modules", True, "no lib-dynload directory (looked at: "
+                     + (", ".join(dynload_dirs) or "nothing") + ")" + caveat)
+    found = {d: sorted(str(p.relative_to(d)) for p in d.rglob("*.so")) for d in existing}
+    if any(found.values()):
+        return Check("no_shared_modules", False, "; ".join(
+            f"{len(names)} shared module(s) in {d}: " + ", ".join(names)
+            for d, names in found.items() if names))
+    return Check("no_shared_modules", True, "no *.so in " + ", ".join(map(str, existing)))
+
+
+# ================================================================ the session
+_PROBE = r"""
+import json, os, sys
+dirs = {p for p in sys.path if os.path.basename(p.rstrip(os.sep)) == "lib-dynload"}
+errors = []
+try:
+    import sysconfig
+    dirs.add(os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload"))
+except Exception as exc:
+    errors.append("sysconfig: %s: %s" % (type(exc).__name__, exc))
+v = sys.version_info
+print(json.dumps({
+    "version_info": [v.major, v.minor, v.micro, v.releaselevel, v.serial],
+    "builtin_module_names": sorted(sys.builtin_module_names),
+    "dynload_dirs": sorted(dirs),
+    "errors": errors,
+}))
+"""
+
+
+def _last_json_line(output: str, must_start: str) -> dict | None:
+    for line in reversed(output.splitlines()):
+        if line.startswith(must_start):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+def _exit_description(result_returncode: int) -> str:
+    if result_returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-result_returncode).name}"
+        except ValueError:
+            return f"killed by signal {-result_returncode}"
+    return f"exit status {result_returncode}"
+
+
+def _last_started_check(log: Path) -> str | None:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    started = re.findall(r"^smoke: starting (\S+)$", text, flags=re.M)
+    return started[-1] if started else None
+
+
+@dataclass
+class _Session:
+    binary: Path
+    runner: Runner
+    emulator: list[str]
+    workdir: Path
+
+    @property
+    def search_path(self) -> str:
+        return self.runner.base_env.get("PATH", os.defpath)
+
+    def env(self) -> dict[str, str | None]:
+        home = self.workdir / "home"
+        home.mkdir(exist_ok=True)
+        # -I already ignores PYTHON* variables; clearing them also protects children
+        # that the smoke checks start without -I (multiprocessing's helpers).
+        return {"TERM": "xterm-256color", "HOME": str(home),
+                "PYTHONPATH": None, "PYTHONHOME": None}
+
+    def interpreter(self) -> list[str]:
+        return [*self.emulator, str(self.binary)]
+
+    def probe(self) -> tuple[dict | None, str]:
+        """Ask the interpreter about itself; (answer, "") or (None, why it failed)."""
+        try:
+            result = self.runner.run("verify: probe interpreter",
+                                     [*self.interpreter(), "-I", "-c", _PROBE],
+                                     env=self.env(), capture=True, check=False,
+                                     timeout=PROBE_TIMEOUT_S)
+        except StepFailed as exc:
+            return None, f"could not run the interpreter ({exc.log})"
+        answer = _last_json_line(result.output, "{")
+        if result.returncode != 0 or answer is None:
+            return None, (f"interpreter probe failed ({_exit_description(result.returncode)});"
+                          f" log: {result.log}")
+        return answer, ""
+
+    def child_wrapper(self) -> Path | None:
+        """A one-line launcher for child interpreters when the binary needs an emulator.
+
+        multiprocessing and asyncio start ``sys.executable`` themselves; without
+        binfmt_misc a foreign binary cannot be exec'd directly, so the smoke script
+        is given this wrapper instead.
+        """
+        if not self.emulator:
+            return None
+        wrapper = self.workdir / "python-under-emulator"
+        wrapper.write_text("#!/bin/sh\nexec " + shlex.join(self.interpreter()) + ' "$@"\n')
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return wrapper
+
+    def tls_material(self) -> dict[str, Path]:
+        openssl = shutil.which("openssl", path=self.search_path)
+        if openssl is None:
+            raise VerifyError("the ssl check needs the openssl command-line tool to create a "
+                              "test CA; install the Debian package openssl")
+        return make_tls_material(self.runner, openssl, self.workdir / "tls")
+
+    def smoke(self, names: Sequence[str]) -> list[Check]:
+        extra: list[str] = []
+        checks_by_name: dict[str, Check] = {}
+        if "ssl" in names:
+            try:
+                tls = self.tls_material()
+                extra += ["--tls-ca", str(tls["ca"]), "--tls-cert", str(tls["cert"]),
+                          "--tls-key", str(tls["key"])]
+            except StepFailed as exc:
+                checks_by_name["ssl"] = Check("ssl", False, f"creating the test CA failed: {exc}")
+        if wrapper := self.child_wrapper():
+            extra += ["--child-executable", str(wrapper)]
+        to_run = [n for n in names if n not in checks_by_name]
+        if to_run:
+            checks_by_name.update(self._run_smoke(to_run, extra))
+        return [checks_by_name[n] for n in names]
+
+    def _run_smoke(self, names: Sequence[str], extra: Sequence[str]) -> dict[str, Check]:
+        argv = [*self.interpreter(), "-I", str(SMOKE_SCRIPT), *extra, *names]
+        try:
+            result = self.runner.run("verify: smoke checks", argv, env=self.env(),
+                                     capture=True, check=False, timeout=SMOKE_TIMEOUT_S)
+        except StepFailed as exc:  # timed out, or the interpreter could not be started
+            culprit = _last_started_check(exc.log)
+            why = (f"smoke run did not complete"
+                   + (f" (last check started: {culprit})" if culprit else "") + f": {exc}")
+            return {n: Check(n, False, why) for n in names}
+        report = _last_json_line(result.output, '{"checks"')
+        if report is None:
+            culprit = _last_started_check(result.log)
+            why = (f"interpreter {_exit_description(result.returncode)} without a report"
+                   + (f" (last check started: {culprit})" if culprit else "")
+                   + f"; log: {result.log}")
+            return {n: Check(n, False, why) for n in names}
+        reported = {c["name"]: c for c in report["checks"]}
+        out = {}
+        for name in names:
+            entry = reported.get(name)
+            if entry is None:
+                out[name] = Check(name, False, f"not reported by the smoke script; log: {result.log}")
+                continue
+            detail = entry["detail"] if entry["ok"] else f"{entry['detail']} (log: {result.log})"
+            out[name] = Check(name, bool(entry["ok"]), detail, float(entry["duration_s"]))
+        return out
+
+
+# =============================================================== TLS material
+_CA_CONFIG = """\
+[req]
+distinguished_name = dn
+prompt = no
+x509_extensions = v3_ca
+[dn]
+CN = cpython-static verify test CA
+[v3_ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+"""
+
+_SERVER_CONFIG = """\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = localhost
+[v3_server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def make_tls_material(runner: Runner, openssl: str, directory: Path) -> dict[str, Path]:
+    """A throw-away CA and a localhost server certificate it signed.
+
+    Our own config files rather than the system openssl.cnf, so the extensions are
+    the same everywhere; they satisfy the VERIFY_X509_STRICT checks that Python
+    3.13's default context enables (key usage, key identifiers).  EC keys keep this
+    fast.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ca.cnf").write_text(_CA_CONFIG)
+    (directory / "server.cnf").write_text(_SERVER_CONFIG)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    runner.run("verify: create test CA", [
+        openssl, "req", "-x509", "-config", "ca.cnf", *ec, "-days", "2",
+        "-keyout", "ca.key", "-out", "ca.pem"], cwd=directory)
+    runner.run("verify: create server key", [
+        openssl, "req", "-new", "-config", "server.cnf", *ec,
+        "-keyout", "server.key", "-out", "server.csr"], cwd=directory)
+    runner.run("verify: sign server certificate", [
+        openssl, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "2",
+        "-extfile", "server.cnf", "-extensions", "v3_server", "-out", "server.pem"],
+        cwd=directory)
+    return {"ca": directory / "ca.pem", "cert": directory / "server.pem",
+            "key": directory / "server.key"}
+
+
+# ===================================================================== verify
+def _selected(only: Sequence[str] | None) -> list[str]:
+    if only is None:
+        return list(ALL_CHECKS)
+    unknown = sorted(set(only) - set(ALL_CHECKS))
+    if unknown or not only:
+        raise VerifyError(f"unknown check(s) {', '.join(unknown) or '(none selected)'}; "
+                          f"known: {', '.join(ALL_CHECKS)}")
+    return [name for name in ALL_CHECKS if name in set(only)]
+
+
+def _read_binary(binary: Path) -> ElfInfo:
+    if not binary.is_file():
+        raise VerifyError(f"{binary}: no such file")
+    try:
+        return read_elf(binary)
+    except ElfError as exc:
+        raise VerifyError(f"cannot verify {binary}: {exc}") from None
+
+
+def _probed_checks(session: _Session, selected: list[str], version: str | None,
+                   target: str) -> tuple[list[Check], dict | None]:
+    started = time.monotonic()
+    answer, why = session.probe()
+    elapsed = round(time.monotonic() - started, 3)
+    wanted = [n for n in BASE_CHECKS if n in _PROBED and n in selected]
+    if answer is None:
+        return [Check(n, False, why, elapsed) for n in wanted], None
+    actual_version = format_version(answer["version_info"])
+    series = "{}.{}".format(*answer["version_info"][:2])
+    makers = {
+        "version": lambda: check_version(actual_version, version),
+        "builtin_modules": lambda: check_builtin_modules(
+            answer["builtin_module_names"], series, target, load_module_tables()),
+        "no_shared_modules": lambda: check_no_shared_modules(answer["dynload_dirs"],
+                                                             answer["errors"]),
+    }
+    return [_timed(makers[n])() for n in wanted], answer
+
+
+def verify(
+    binary: Path,
+    *,
+    runner: Runner,
+    version: str | None = None,
+    target: str | None = None,
+    emulator: list[str] | None = None,
+    only: list[str] | None = None,
+) -> VerifyReport:
+    """Run the selected checks (all by default) on ``binary``; see the module docstring."""
+    binary = Path(binary).absolute()
+    selected = _selected(only)
+    if version is not None and not _VERSION_RE.match(version):
+        raise VerifyError(f"cannot parse requested version {version!r} (want e.g. 3.13 or 3.13.5)")
+    elf = _read_binary(binary)
+    target = target or f"{elf.machine}-linux-musl"
+    checks: list[Check] = []
+    if "static" in selected:
+        checks.append(_timed(check_static)(elf, target))
+    answer = None
+    runtime = [n for n in selected if n != "static"]
+    if runtime:
+        search_path = runner.base_env.get("PATH", os.defpath)
+        prefix = resolve_emulator(target, emulator, search_path)
+        with tempfile.TemporaryDirectory(prefix="cpython-static-verify-") as tmp:
+            session = _Session(binary, runner, prefix, Path(tmp))
+            probed, answer = _probed_checks(session, selected, version, target)
+            checks += probed
+            smoke_names = [n for n in runtime if n in SMOKE_CHECKS]
+            if smoke_names:
+                checks += session.smoke(smoke_names)
+    return VerifyReport(
+        binary=binary,
+        version=format_version(answer["version_info"]) if answer else version or "unknown",
+        target=target,
+        ok=bool(checks) and all(c.ok for c in checks),
+        checks=checks,
+        modules=list(answer["builtin_module_names"]) if answer else [],
+    )

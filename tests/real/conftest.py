@@ -1,0 +1,48 @@
+"""Real tier: real static builds, shared through the cache (one build per version and
+target per test run; a warm cache makes them quick)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cpython_static.cache import Cache
+
+VERSION = "3.13.15"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/real/" in str(item.fspath):
+            item.add_marker(pytest.mark.real)
+
+
+def run_cli(*args, timeout=5400):
+    started = time.monotonic()
+    res = subprocess.run([sys.executable, "-m", "cpython_static", *args],
+                         capture_output=True, text=True, timeout=timeout)
+    res.duration = time.monotonic() - started
+    return res
+
+
+@pytest.fixture(scope="session")
+def cache() -> Cache:
+    return Cache()
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("dist")
+
+
+@pytest.fixture(scope="session")
+def build_x86_64(dist):
+    """`cpython-static build 3.13.15 --json`, once per session."""
+    res = run_cli("build", VERSION, "--json", "--out", str(dist))
+    sys.stderr.write(res.stderr[-4000:])
+    assert res.returncode == 0, f"build failed:\n{res.stderr[-6000:]}"
+    return json.loads(res.stdout), res

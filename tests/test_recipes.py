@@ -1,0 +1,50 @@
+import pytest
+
+from cpython_static import libraries
+from cpython_static.libraries import RecipeError, all_recipe_names, load_recipe, resolve
+from cpython_static.versions import get_series, supported_series
+
+EXPECTED = {"zlib", "bzip2", "xz", "libffi", "openssl", "sqlite", "ncurses", "readline", "gdbm", "libuuid", "zstd"}
+
+
+def test_one_recipe_per_library():
+    assert set(all_recipe_names()) == EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_recipe_is_well_formed(name):
+    r = load_recipe(name)
+    assert r.build in ("autotools", "make")
+    assert r.check_files or r.copy, "a recipe must say what its install must contain"
+    for dep in r.depends:
+        load_recipe(dep)
+    if r.hook:
+        assert r.hook_module is not None
+
+
+def test_dependencies_come_first():
+    order = [r.name for r in resolve(["readline", "zlib"])]
+    assert order.index("ncurses") < order.index("readline")
+
+
+def test_every_series_library_has_a_recipe():
+    for s in supported_series():
+        for lib in get_series(s).libraries:
+            load_recipe(lib)
+
+
+def test_cycle_is_reported(monkeypatch):
+    real = libraries.load_recipe
+
+    def fake(name):
+        r = real("zlib")
+        return libraries.Recipe(**{**r.__dict__, "name": name, "depends": ("b",) if name == "a" else ("a",)})
+
+    monkeypatch.setattr(libraries, "load_recipe", fake)
+    with pytest.raises(RecipeError, match="cycle: a -> b -> a"):
+        resolve(["a"])
+
+
+def test_unknown_recipe_lists_known():
+    with pytest.raises(RecipeError, match="known: .*zlib"):
+        load_recipe("nope")
