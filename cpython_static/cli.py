@@ -92,9 +92,10 @@ def cmd_build(args) -> int:
         reporter.line(f"library {lib.recipe.name}: {'cached' if lib.reused else 'built'} ({lib.prefix})")
     reporter.line(f"interpreter: {'cached' if built.reused else 'built'} ({built.prefix})")
     dest = out / f"cpython-{built.version}-{built.target}"
-    _publish(built.prefix, dest)
     major_minor = ".".join(built.version.split(".")[:2])
-    binary = dest / "bin" / f"python{major_minor}"
+    relative_binary = Path("bin") / f"python{major_minor}"
+    _publish(built.prefix, dest, strip=[] if args.no_strip else [relative_binary], toolchain=toolchain)
+    binary = dest / relative_binary
     duration = time.monotonic() - started
     report = None
     if not args.no_verify:
@@ -115,6 +116,7 @@ def cmd_build(args) -> int:
         "libraries": {l.recipe.name: {"cached": l.reused, "key": l.key} for l in built.libraries},
         "interpreter_cached": built.reused,
         "size_bytes": binary.stat().st_size,
+        "unstripped_size_bytes": built.binary.stat().st_size,
         "logs": str(log_dir),
         "verify": report.to_json() if report else None,
     }
@@ -139,18 +141,25 @@ def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
         return []
 
 
-def _publish(tree: Path, dest: Path) -> None:
-    """Copy a cached install tree to ``dest``, replacing it in one rename."""
+def _publish(tree: Path, dest: Path, strip: list[Path], toolchain) -> None:
+    """Copy a cached install tree to ``dest`` (stripping ``strip``), replacing it in one
+    rename; an interrupted copy leaves only a ``.partial`` directory, removed next time."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(tree, tmp, symlinks=True)
-    old = dest.with_name(dest.name + ".old")
-    if dest.exists():
+    try:
+        shutil.copytree(tree, tmp, symlinks=True)
+        for rel in strip:
+            toolchain.strip(tmp / rel)
+        old = dest.with_name(dest.name + ".old")
+        if dest.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(dest, old)
+        os.rename(tmp, dest)
         shutil.rmtree(old, ignore_errors=True)
-        os.rename(dest, old)
-    os.rename(tmp, dest)
-    shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 # -- verify ------------------------------------------------------------------------------
@@ -257,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not apply the patch series; reach the same configuration with configure "
                         "cache variables where the version table gives them (no autoconf needed)")
     b.add_argument("--no-verify", action="store_true", help="skip the verification of the result")
+    b.add_argument("--no-strip", action="store_true",
+                   help="keep symbols and debug information in dist/ (the cache always keeps them)")
     b.add_argument("--jobs", "-j", type=int, help="parallel make jobs (default: number of CPUs)")
     b.set_defaults(func=cmd_build)
 

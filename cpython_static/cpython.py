@@ -129,6 +129,7 @@ class CPythonBuilder:
                 if any(f == "configure.ac" or f.endswith(".m4") for p in selected for f in p.files):
                     regenerated = autoconf.regenerate(src, self.runner)
             env = self.toolchain.env([l.prefix for l in libs])
+            env["LDFLAGS"] = " ".join([*self.toolchain.static_ldflags(), env["LDFLAGS"]]).strip()
             args = ["./configure", f"--prefix={INSTALL_PREFIX}", *self.toolchain.configure_args()]
             args += [a.value for a in series.configure]
             openssl = next((l for l in libs if l.recipe.name == "openssl"), None)

@@ -89,7 +89,32 @@ class ZigToolchain:
     def identity(self) -> dict:
         """Everything about the compiler that changes its output: part of cache keys."""
         return {"toolchain": self.name, "zig": self.version, "target": self.target.zig,
-                "flags": self._flags(), "wrappers": _WRAPPER_VERSION}
+                "flags": self._flags(), "ldflags": self._ldflags(), "wrappers": _WRAPPER_VERSION}
+
+    def _ldflags(self) -> list[str]:
+        # No -static for libraries: zig links musl statically anyway, and OpenSSL's
+        # Configure silently disables threads when it sees -static.  The interpreter's
+        # final link adds it (static_ldflags).
+        return []
+
+    def static_ldflags(self) -> list[str]:
+        return ["-static"]
+
+    def strip(self, binary: Path) -> None:
+        """Remove symbols and debug information (CPython builds with -g) in place.
+
+        zig's objcopy cannot strip a binary this size ("unimplemented"), so GNU strip
+        from binutils does it: the host's own for the host's arch, Debian's
+        binutils-<arch>-linux-gnu cross strip otherwise (ELF stripping is libc-agnostic)."""
+        tool = "strip" if not self.cross else f"{self.target.arch}-linux-gnu-strip"
+        found = shutil.which(tool, path=self.runner.base_env.get("PATH"))
+        if found is None:
+            package = "binutils" if not self.cross else f"binutils-{self.target.arch.replace('_', '-')}-linux-gnu"
+            raise ToolchainError(f"{tool} not found: install Debian's '{package}' package (or build with --no-strip)")
+        tmp = binary.with_name(binary.name + ".stripped")
+        self.runner.run(f"strip {binary.name}", [found, "--strip-all", "-o", tmp, binary])
+        tmp.chmod(binary.stat().st_mode)
+        os.replace(tmp, binary)
 
     def _flags(self) -> list[str]:
         # zig cc defaults to Debug, which turns UBSan traps on: optimise explicitly, and
@@ -138,7 +163,7 @@ class ZigToolchain:
             "RANLIB": str(b / "ranlib"),
             "CFLAGS": " ".join(self._flags()),
             "CPPFLAGS": cppflags,
-            "LDFLAGS": ("-static " + ldflags).strip(),
+            "LDFLAGS": " ".join([*self._ldflags(), ldflags]).strip(),
             # pkg-config sees our libraries and nothing of the host's.
             "PKG_CONFIG": str(b / "pkg-config"),
             "PKG_CONFIG_LIBDIR": pc_dirs or "/nonexistent",

@@ -41,12 +41,7 @@ PATCHES_DIR = REPO / "patches"
 
 # The one place that knows where release tarballs come from (to be replaced by the
 # source fetcher): version -> tarball.
-SRCPROBE = Path("/tmp/srcprobe")
-TARBALLS = {
-    "3.11.2": SRCPROBE / "python3.11_3.11.2.orig.tar.gz",
-    "3.13.5": SRCPROBE / "python3.13_3.13.5.orig.tar.xz",
-    "3.13.15": SRCPROBE / "python3.13_3.13.15.orig.tar.xz",
-}
+RELEASES = ("3.11.2", "3.13.5", "3.13.15")
 
 GOOD_HEADERS = {
     "Description": "build: frob the widget\n longer explanation\n .\n second paragraph",
@@ -534,13 +529,11 @@ def test_regenerate_rewrites_configure_and_pyconfig(tmp_path: Path):
 
 
 @pytest.fixture
-def cpython_source(tmp_path: Path):
-    """Extract the release tarball of a CPython version; skip when it is not available."""
+def cpython_source(tmp_path: Path, release_tarball):
+    """Extract the pinned release tarball of a CPython version (fetched if needed)."""
 
     def extract(version: str) -> Path:
-        tarball = TARBALLS[version]
-        if not tarball.is_file():
-            pytest.skip(f"CPython {version} release tarball not available at {tarball}")
+        tarball = release_tarball(version)
         dest = tmp_path / "src"
         with tarfile.open(tarball) as tar:
             # filter="data" refuses absolute paths and links out of the tree; older
@@ -558,7 +551,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("version", sorted(TARBALLS))
+@pytest.mark.parametrize("version", RELEASES)
 def test_real_series_applies(cpython_source, runner: Runner, version: str):
     tree = cpython_source(version)
     before = snapshot(tree)
