@@ -298,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .versions import VersionError
+    from .autoconf import AutoconfError
     from .libraries import RecipeError
+    from .patches import PatchError
     from .sources import SourceError
     from .toolchain import ToolchainError
     from .verify import VerifyError
@@ -314,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, VersionError, ToolchainError, VerifyError) as exc:
         print(f"cpython-static: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (StepFailed, SourceError, RecipeError) as exc:
+    except (StepFailed, SourceError, RecipeError, PatchError, AutoconfError) as exc:
         print(f"cpython-static: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

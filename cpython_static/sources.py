@@ -181,52 +181,44 @@ class Fetcher:
             shutil.copyfileobj(resp, out)
 
     # -- providers ------------------------------------------------------------------------
+    def _try(self, src: Source, filename: str, provider: str, what: str, obtain, attempts) -> Path | None:
+        """Put one candidate into a scratch file with ``obtain(target)`` and check it."""
+        scratch = self.cache.scratch("fetch")
+        try:
+            target = scratch / filename
+            try:
+                obtain(target)
+            except (OSError, urllib.error.URLError) as exc:
+                attempts.append(Attempt(provider, what, str(getattr(exc, "reason", exc))))
+                return None
+            return self._accept(src, target, provider, what, attempts)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
     def _from_mirror(self, src: Source, attempts) -> Path | None:
         if not self.mirror:
             return None
         for filename in src.filenames:
-            scratch = self.cache.scratch("fetch")
-            try:
-                target = scratch / filename
-                if "://" in self.mirror:
-                    url = self.mirror.rstrip("/") + "/" + filename
-                    try:
-                        self._download(url, target)
-                    except (OSError, urllib.error.URLError) as exc:
-                        attempts.append(Attempt("mirror", url, str(exc)))
-                        continue
-                    what = url
-                else:
-                    path = Path(self.mirror).expanduser() / filename
-                    if not path.is_file():
-                        attempts.append(Attempt("mirror", str(path), "no such file"))
-                        continue
-                    shutil.copyfile(path, target)
-                    what = str(path)
-                got = self._accept(src, target, "mirror", what, attempts)
-                if got:
-                    return got
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
+            if "://" in self.mirror:
+                url = self.mirror.rstrip("/") + "/" + filename
+                got = self._try(src, filename, "mirror", url, lambda t, u=url: self._download(u, t), attempts)
+            else:
+                path = Path(self.mirror).expanduser() / filename
+                if not path.is_file():
+                    attempts.append(Attempt("mirror", str(path), "no such file"))
+                    continue
+                got = self._try(src, filename, "mirror", str(path), lambda t, p=path: shutil.copyfile(p, t), attempts)
+            if got:
+                return got
         return None
 
     def _from_upstream(self, src: Source, attempts) -> Path | None:
         if not src.urls:
             attempts.append(Attempt("upstream", "-", "the lock lists no upstream URL for this artifact"))
         for url in src.urls:
-            scratch = self.cache.scratch("fetch")
-            try:
-                target = scratch / src.file
-                try:
-                    self._download(url, target)
-                except (OSError, urllib.error.URLError) as exc:
-                    attempts.append(Attempt("upstream", url, str(getattr(exc, "reason", exc))))
-                    continue
-                got = self._accept(src, target, "upstream", url, attempts)
-                if got:
-                    return got
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
+            got = self._try(src, src.file, "upstream", url, lambda t, u=url: self._download(u, t), attempts)
+            if got:
+                return got
         return None
 
     def _from_debian(self, src: Source, attempts) -> Path | None:

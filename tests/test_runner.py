@@ -65,7 +65,9 @@ def test_interrupt_kills_the_child_and_marks_the_log(tmp_path):
     # A real SIGINT to a process running a step: the child must not outlive it.
     script = tmp_path / "drive.py"
     script.write_text(
-        "import sys\n"
+        "import signal, sys\n"
+        # A background job inherits SIGINT as ignored; this simulates a user's Ctrl-C.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from cpython_static.runner import Runner\n"
         f"Runner({str(tmp_path / 'logs')!r}).run('sleep', ['sleep', '31.7'])\n"
     )
