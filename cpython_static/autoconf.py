@@ -50,7 +50,8 @@ _AUTOTOOLS_ENV = {name: None for name in _AUTOTOOLS_ENV_UNSET}
 
 _REBASE_HINT = (
     "`cpython-static rebase` will build that exact autoconf from a pinned source;"
-    " until then, install it and pass its path"
+    " until then, install it and pass it with `build --autoconf PATH`, or build with"
+    " --no-patches where the version table gives an equivalent without regeneration"
 )
 
 

@@ -85,7 +85,8 @@ def cmd_build(args) -> int:
     fetcher = Fetcher(cache, runner, mirror=args.mirror)
     patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
     builder = CPythonBuilder(cache, fetcher, lock, toolchain, runner, patches_dir,
-                             use_series=not args.no_patches, jobs=args.jobs, progress=reporter.line)
+                             use_series=not args.no_patches, jobs=args.jobs,
+                             autoconf_program=args.autoconf, progress=reporter.line)
     started = time.monotonic()
     built = builder.build(request)
     for lib in built.libraries:
@@ -141,6 +142,12 @@ def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
         return []
 
 
+# Left out of dist/ (the cache keeps them): libpython's static archive, installed twice
+# (lib/ and config-X.Y/), ~68 MB each, is for embedding and useless without the build's
+# libraries beside it.
+PUBLISH_IGNORE = ("libpython*.a",)
+
+
 def _publish(tree: Path, dest: Path, strip: list[Path], toolchain) -> None:
     """Copy a cached install tree to ``dest`` (stripping ``strip``), replacing it in one
     rename; an interrupted copy leaves only a ``.partial`` directory, removed next time."""
@@ -148,7 +155,7 @@ def _publish(tree: Path, dest: Path, strip: list[Path], toolchain) -> None:
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        shutil.copytree(tree, tmp, symlinks=True)
+        shutil.copytree(tree, tmp, symlinks=True, ignore=shutil.ignore_patterns(*PUBLISH_IGNORE))
         for rel in strip:
             toolchain.strip(tmp / rel)
         old = dest.with_name(dest.name + ".old")
@@ -265,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-patches", action="store_true",
                    help="do not apply the patch series; reach the same configuration with configure "
                         "cache variables where the version table gives them (no autoconf needed)")
+    b.add_argument("--autoconf", default="autoconf", metavar="PROGRAM",
+                   help="the autoconf to regenerate configure with after the patch series; it must be "
+                        "the release the shipped configure names (default: autoconf on PATH)")
     b.add_argument("--no-verify", action="store_true", help="skip the verification of the result")
     b.add_argument("--no-strip", action="store_true",
                    help="keep symbols and debug information in dist/ (the cache always keeps them)")

@@ -70,11 +70,12 @@ class BuiltPython:
 class CPythonBuilder:
     def __init__(self, cache: Cache, fetcher: Fetcher, lock: Lock, toolchain, runner: Runner,
                  patches_dir: Path | None, *, use_series: bool = True, jobs: int | None = None,
-                 progress=None):
+                 autoconf_program: str = "autoconf", progress=None):
         self.cache, self.fetcher, self.lock = cache, fetcher, lock
         self.toolchain, self.runner = toolchain, runner
         self.patches_dir = patches_dir
         self.use_series = use_series
+        self.autoconf_program = autoconf_program
         self.jobs = jobs or os.cpu_count() or 1
         self.progress = progress or (lambda msg: None)
 
@@ -127,7 +128,7 @@ class CPythonBuilder:
                 patches.apply(selected, src, self.runner)
                 # configure is generated: regenerate it whenever its inputs changed.
                 if any(f == "configure.ac" or f.endswith(".m4") for p in selected for f in p.files):
-                    regenerated = autoconf.regenerate(src, self.runner)
+                    regenerated = autoconf.regenerate(src, self.runner, autoconf=self.autoconf_program)
             env = self.toolchain.env([l.prefix for l in libs])
             env["LDFLAGS"] = " ".join([*self.toolchain.static_ldflags(), env["LDFLAGS"]]).strip()
             args = ["./configure", f"--prefix={INSTALL_PREFIX}", *self.toolchain.configure_args()]
