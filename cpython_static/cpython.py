@@ -8,10 +8,8 @@ release the shipped ``configure`` was made with.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,11 +30,10 @@ PRUNE = ("test",)
 @dataclass
 class Request:
     version: str
-    archive: Path | None = None  # a pinned release tarball
-    tree: Path | None = None  # a user's source tree
+    tree: Path | None = None  # a user's source tree; None: the pinned release tarball
 
 
-def resolve_request(what: str, lock: Lock, fetcher: Fetcher | None = None) -> Request:
+def resolve_request(what: str, lock: Lock) -> Request:
     """'3.13.15', 'v3.13.15' or a path to a CPython source tree."""
     path = Path(what).expanduser()
     if path.exists():

@@ -413,7 +413,7 @@ class _Session:
                                      capture=True, check=False, timeout=SMOKE_TIMEOUT_S)
         except StepFailed as exc:  # timed out, or the interpreter could not be started
             culprit = _last_started_check(exc.log)
-            why = (f"smoke run did not complete"
+            why = ("smoke run did not complete"
                    + (f" (last check started: {culprit})" if culprit else "") + f": {exc}")
             return {n: Check(n, False, why) for n in names}
         report = _last_json_line(result.output, '{"checks"')

@@ -3,7 +3,6 @@ import http.server
 import io
 import tarfile
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest

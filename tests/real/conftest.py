@@ -2,7 +2,6 @@
 target per test run; a warm cache makes them quick)."""
 
 import json
-import os
 import subprocess
 import sys
 import time

@@ -3,7 +3,6 @@
 Both use a variant of the zlib recipe (a different cache key, so nothing cached is
 touched) and check the cache has no new entry and no leftover scratch directory."""
 
-import os
 import signal
 import subprocess
 import sys
