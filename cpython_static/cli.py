@@ -86,7 +86,8 @@ def cmd_build(args) -> int:
     patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
     builder = CPythonBuilder(cache, fetcher, lock, toolchain, runner, patches_dir,
                              use_series=not args.no_patches, jobs=args.jobs,
-                             autoconf_program=args.autoconf, progress=reporter.line)
+                             autoconf_program=args.autoconf, regenerate=not args.no_regen,
+                             progress=reporter.line)
     started = time.monotonic()
     built = builder.build(request)
     for lib in built.libraries:
@@ -270,8 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="dist", help="output directory (default ./dist)")
     b.add_argument("--patches", help="patch series directory (default: the project's patches/)")
     b.add_argument("--no-patches", action="store_true",
-                   help="do not apply the patch series; reach the same configuration with configure "
-                        "cache variables where the version table gives them (no autoconf needed)")
+                   help="apply no patch of the series at all (upstream's release as it is)")
+    b.add_argument("--no-regen", action="store_true",
+                   help="never regenerate configure: leave out the patches whose configure change the "
+                        "version table reaches with configure cache variables (no autoconf needed)")
     b.add_argument("--autoconf", default="autoconf", metavar="PROGRAM",
                    help="the autoconf to regenerate configure with after the patch series; it must be "
                         "the release the shipped configure names (default: autoconf on PATH)")

@@ -9,6 +9,7 @@ release the shipped ``configure`` was made with.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ FORMAT = 1  # bump to rebuild every interpreter after a change in this module
 INSTALL_PREFIX = "/opt/cpython-static"
 # Bulky and only for CPython's own test suite; the pruned tree is what dist/ gets.
 PRUNE = ("test",)
+# {cflags:PKG} / {libs:PKG} in versions.toml's setup_local variables
+_PKG_CONFIG_REF = re.compile(r"\{(cflags|libs):([^}]+)\}")
 
 
 @dataclass
@@ -67,12 +70,13 @@ class BuiltPython:
 class CPythonBuilder:
     def __init__(self, cache: Cache, fetcher: Fetcher, lock: Lock, toolchain, runner: Runner,
                  patches_dir: Path | None, *, use_series: bool = True, jobs: int | None = None,
-                 autoconf_program: str = "autoconf", progress=None):
+                 autoconf_program: str = "autoconf", regenerate: bool = True, progress=None):
         self.cache, self.fetcher, self.lock = cache, fetcher, lock
         self.toolchain, self.runner = toolchain, runner
         self.patches_dir = patches_dir
         self.use_series = use_series
         self.autoconf_program = autoconf_program
+        self.regenerate = regenerate
         self.jobs = jobs or os.cpu_count() or 1
         self.progress = progress or (lambda msg: None)
 
@@ -81,6 +85,7 @@ class CPythonBuilder:
         libs = LibraryBuilder(self.cache, self.fetcher, self.lock, self.toolchain, self.runner,
                               self.jobs, self.progress).build_all(list(series.libraries))
         selected = self._patches(request.version)
+        build_python = self._build_python(request) if self.toolchain.cross else None
         if request.tree is not None:
             source_id = {"tree": str(request.tree), "digest": _tree_digest(request.tree)}
         else:
@@ -94,23 +99,50 @@ class CPythonBuilder:
             "series": repr(series),
             "toolchain": self.toolchain.identity(),
             "libs": {l.recipe.name: l.key for l in libs},
+            "build_python": build_python.key if build_python else None,
         })
         entry = self.cache.lookup("cpython", key)
         if entry is None:
             self.progress(f"building CPython {request.version}")
             entry = self.cache.build(
                 "cpython", key,
-                lambda stage, final: self._produce(request, series, selected, libs, stage))
+                lambda stage, final: self._produce(request, series, selected, libs, stage, build_python))
         return BuiltPython(request.version, self.toolchain.target.name, entry.path / "install", key,
                            entry.reused, [p.name for p in selected], libs)
 
     def _patches(self, version: str) -> list:
         if not self.use_series or self.patches_dir is None:
             return []
-        return patches.select(patches.load_series(self.patches_dir), version)
+        selected = patches.select(patches.load_series(self.patches_dir), version)
+        if self.regenerate:
+            return selected
+        # --no-regen: leave out the patches whose configure change the version table can
+        # reach with cache variables instead; any other configure change needs autoconf.
+        replaceable = {e.patch for e in get_series(version).by_patch if e.without}
+        kept = [p for p in selected if p.name not in replaceable]
+        for p in kept:
+            if any(f == "configure.ac" or f.endswith(".m4") for f in p.files):
+                raise VersionError(f"{p.name} changes configure.ac and has no configure cache "
+                                   "variable equivalent: it needs regeneration (drop --no-regen)")
+        return kept
+
+    def _build_python(self, request: Request) -> "BuiltPython":
+        """A cross build runs the same CPython version on the build machine to generate
+        code (--with-build-python): the static build for the host's own arch, cached."""
+        from .toolchain import TARGETS, host_arch, make_toolchain
+
+        native = next((t for t in TARGETS.values() if t.arch == host_arch()), None)
+        if native is None:
+            raise VersionError(f"cross builds need a native target for this machine ({host_arch()})")
+        toolchain = make_toolchain(self.toolchain.name, native.name, self.cache, self.runner)
+        self.progress(f"building CPython {request.version} for {native.name} first (--with-build-python)")
+        return CPythonBuilder(self.cache, self.fetcher, self.lock, toolchain, self.runner, self.patches_dir,
+                              use_series=self.use_series, jobs=self.jobs,
+                              autoconf_program=self.autoconf_program, regenerate=self.regenerate,
+                              progress=self.progress).build(request)
 
     def _produce(self, request: Request, series: Series, selected: list, libs: list[BuiltLibrary],
-                 stage: Path) -> dict:
+                 stage: Path, build_python: "BuiltPython | None") -> dict:
         work = self.cache.scratch(f"work-cpython-{request.version}")
         try:
             src = work / "src"
@@ -134,8 +166,13 @@ class CPythonBuilder:
             if openssl:
                 args.append(f"--with-openssl={openssl.prefix}")
             args += [a.value for a in series.cache_vars]
+            if build_python is not None:
+                args += [f"--with-build-python={build_python.binary}"]
+                args += [a.value for a in series.cross_cache_vars]
             args += [a.value for a in series.patch_args({p.name for p in selected})]
             self.runner.run("cpython:configure", args, cwd=src, env=env)
+            if series.setup_local:
+                self._write_setup_local(series.setup_local, src, env)
             self.runner.run("cpython:make", ["make", f"-j{self.jobs}"], cwd=src, env=env)
             destdir = work / "destdir"
             self.runner.run("cpython:install", ["make", "install", f"DESTDIR={destdir}"], cwd=src, env=env)
@@ -159,6 +196,28 @@ class CPythonBuilder:
             }
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+    def _write_setup_local(self, spec, src: Path, env: dict) -> None:
+        """Modules/Setup.local = the rendered Setup.stdlib, every module enabled, plus the
+        flag variables of the modules only setup.py used to build (versions.toml says why)."""
+
+        def pkg_config(match: re.Match) -> str:
+            flag = "--cflags" if match.group(1) == "cflags" else "--libs"
+            res = self.runner.run(f"pkg-config {flag} {match.group(2)}",
+                                  [env["PKG_CONFIG"], flag, match.group(2)], env=env, capture=True)
+            return res.output.strip()
+
+        lines = ["# Written by cpython-static after configure: every stdlib module built in."]
+        for var, template in spec.vars:
+            lines.append(f"{var}={_PKG_CONFIG_REF.sub(pkg_config, template)}")
+        stdlib = (src / "Modules" / "Setup.stdlib").read_text()
+        for module in spec.enable:
+            stdlib, found = re.subn(rf"^#@MODULE_{module.upper()}_TRUE@", "", stdlib, flags=re.M)
+            if not found:
+                raise VersionError(f"Modules/Setup.stdlib has no commented-out line for {module}; "
+                                   "the setup_local table of versions.toml needs updating")
+        (src / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n" + stdlib)
 
 
 def _tree_digest(tree: Path) -> str:

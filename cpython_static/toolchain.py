@@ -178,7 +178,10 @@ class ZigToolchain:
     def configure_args(self) -> list[str]:
         """``--host`` for a foreign target; nothing for the host's own arch, where the
         static musl test programs configure compiles run fine natively."""
-        return [f"--host={self.target.name}"] if self.cross else []
+        if not self.cross:
+            return []
+        # --build too: with --host alone, autoconf only guesses that this is a cross build.
+        return [f"--build={host_arch()}-pc-linux-gnu", f"--host={self.target.name}"]
 
 
 _WRAPPER_VERSION = 2

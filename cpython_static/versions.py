@@ -27,7 +27,9 @@ class Series:
     libraries: tuple[str, ...]
     configure: tuple[Arg, ...]  # common + series arguments
     cache_vars: tuple[Arg, ...]  # VAR=value, always
+    cross_cache_vars: tuple[Arg, ...] = ()  # VAR=value, when cross compiling
     by_patch: tuple["PatchArgs", ...] = ()
+    setup_local: "SetupLocal | None" = None
 
     def patch_args(self, applied: set[str]) -> list[Arg]:
         """Arguments that depend on whether each patch of the series was applied."""
@@ -35,6 +37,14 @@ class Series:
         for entry in self.by_patch:
             out += entry.with_ if entry.patch in applied else entry.without
         return out
+
+
+@dataclass(frozen=True)
+class SetupLocal:
+    """A Modules/Setup.local written from the rendered Setup.stdlib (see versions.toml)."""
+
+    enable: tuple[str, ...]
+    vars: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -84,10 +94,13 @@ def get_series(version: str) -> Series:
         libraries=tuple(s["libraries"]),
         configure=_args(common["configure"]) + _args(s.get("configure", [])),
         cache_vars=_args(common.get("cache_vars", []), key="var"),
+        cross_cache_vars=_args(common.get("cross_cache_vars", []), key="var"),
         by_patch=tuple(
             PatchArgs(e["patch"], _args(e.get("with", [])), _args(e.get("without", []), key="var"))
             for e in s.get("by_patch", [])
         ),
+        setup_local=SetupLocal(tuple(s["setup_local"]["enable"]), tuple(s["setup_local"]["vars"].items()))
+        if "setup_local" in s else None,
     )
 
 

@@ -54,3 +54,17 @@ def test_version_of_tree(tmp_path):
     assert version_of_tree(tmp_path) == "3.13.15"
     with pytest.raises(VersionError, match="not a CPython source tree"):
         version_of_tree(tmp_path / "Include")
+
+
+def test_setup_local_covers_each_enabled_module():
+    spec = get_series("3.11.2").setup_local
+    names = {var for var, _ in spec.vars}
+    for module in spec.enable:
+        assert {f"MODULE_{module.upper()}_CFLAGS", f"MODULE_{module.upper()}_LDFLAGS"} <= names, module
+    assert get_series("3.13.15").setup_local is None
+
+
+def test_cross_cache_vars_carry_reasons():
+    s = get_series("3.13.15")
+    assert {a.value.split("=")[0] for a in s.cross_cache_vars} >= {"ac_cv_file__dev_ptmx", "ac_cv_buggy_getaddrinfo"}
+    assert all(a.why for a in s.cross_cache_vars)
