@@ -121,7 +121,7 @@ class CPythonBuilder:
         replaceable = {e.patch for e in get_series(version).by_patch if e.without}
         kept = [p for p in selected if p.name not in replaceable]
         for p in kept:
-            if any(f == "configure.ac" or f.endswith(".m4") for f in p.files):
+            if _touches_configure(p):
                 raise VersionError(f"{p.name} changes configure.ac and has no configure cache "
                                    "variable equivalent: it needs regeneration (drop --no-regen)")
         return kept
@@ -156,7 +156,7 @@ class CPythonBuilder:
             if selected:
                 patches.apply(selected, src, self.runner)
                 # configure is generated: regenerate it whenever its inputs changed.
-                if any(f == "configure.ac" or f.endswith(".m4") for p in selected for f in p.files):
+                if any(_touches_configure(p) for p in selected):
                     regenerated = autoconf.regenerate(src, self.runner, autoconf=self.autoconf_program)
             env = self.toolchain.env([l.prefix for l in libs])
             env["LDFLAGS"] = " ".join([*self.toolchain.static_ldflags(), env["LDFLAGS"]]).strip()
@@ -218,6 +218,11 @@ class CPythonBuilder:
                 raise VersionError(f"Modules/Setup.stdlib has no commented-out line for {module}; "
                                    "the setup_local table of versions.toml needs updating")
         (src / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n" + stdlib)
+
+
+def _touches_configure(patch) -> bool:
+    """Whether a patch changes an input of the generated configure."""
+    return any(f == "configure.ac" or f.endswith(".m4") for f in patch.files)
 
 
 def _tree_digest(tree: Path) -> str:
