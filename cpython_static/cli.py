@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -67,6 +66,7 @@ def default_patches_dir() -> Path | None:
 # -- build -------------------------------------------------------------------------------
 def cmd_build(args) -> int:
     from .cpython import CPythonBuilder, resolve_request
+    from .onefile import publish_onefile, publish_tree, stdlib_archive
     from .sources import Fetcher, load_lock
     from .toolchain import make_toolchain
     from .verify import verify
@@ -94,10 +94,17 @@ def cmd_build(args) -> int:
         reporter.line(f"library {lib.recipe.name}: {'cached' if lib.reused else 'built'} ({lib.prefix})")
     reporter.line(f"interpreter: {'cached' if built.reused else 'built'} ({built.prefix})")
     dest = out / f"cpython-{built.version}-{built.target}"
-    major_minor = ".".join(built.version.split(".")[:2])
-    relative_binary = Path("bin") / f"python{major_minor}"
-    _publish(built.prefix, dest, strip=[] if args.no_strip else [relative_binary], toolchain=toolchain)
-    binary = dest / relative_binary
+    mm = ".".join(built.version.split(".")[:2])
+    strip = None if args.no_strip else toolchain.strip
+    onefile = tree = None
+    if args.layout in ("tree", "both"):
+        tree = publish_tree(built, fetcher.fetch(lock.get("wheel", "tzdata")), dest, strip=strip)
+        reporter.line(f"tree: {tree}")
+    if args.layout in ("onefile", "both"):
+        archive = stdlib_archive(cache, fetcher, lock, runner, built, progress=reporter.line)
+        onefile = publish_onefile(built.binary, archive, dest / f"python{mm}", strip=strip)
+        reporter.line(f"one file: {onefile}")
+    binary = onefile or tree / "bin" / f"python{mm}"
     duration = time.monotonic() - started
     report = None
     if not args.no_verify:
@@ -110,6 +117,9 @@ def cmd_build(args) -> int:
     result = {
         "ok": report.ok if report else True,
         "binary": str(binary),
+        "layout": args.layout,
+        "onefile": str(onefile) if onefile else None,
+        "tree": str(tree) if tree else None,
         "version": built.version,
         "target": built.target,
         "modules": modules,
@@ -143,31 +153,16 @@ def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
         return []
 
 
-# Left out of dist/ (the cache keeps them): libpython's static archive, installed twice
-# (lib/ and config-X.Y/), ~68 MB each, is for embedding and useless without the build's
-# libraries beside it.
-PUBLISH_IGNORE = ("libpython*.a",)
+# -- bench -------------------------------------------------------------------------------
+def cmd_bench(args) -> int:
+    from .bench import bench, render
 
-
-def _publish(tree: Path, dest: Path, strip: list[Path], toolchain) -> None:
-    """Copy a cached install tree to ``dest`` (stripping ``strip``), replacing it in one
-    rename; an interrupted copy leaves only a ``.partial`` directory, removed next time."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        shutil.copytree(tree, tmp, symlinks=True, ignore=shutil.ignore_patterns(*PUBLISH_IGNORE))
-        for rel in strip:
-            toolchain.strip(tmp / rel)
-        old = dest.with_name(dest.name + ".old")
-        if dest.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.rename(dest, old)
-        os.rename(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    binary = Path(args.binary)
+    if not binary.is_file():
+        raise UsageError(f"{binary}: no such file")
+    result = bench(binary.resolve(), against=args.against or None, runs=args.runs)
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    return EXIT_OK
 
 
 # -- verify ------------------------------------------------------------------------------
@@ -269,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--target", default=DEFAULT_TARGET, help=f"one of: {', '.join(sorted(TARGETS))} (default {DEFAULT_TARGET})")
     b.add_argument("--toolchain", default="zig", choices=sorted(TOOLCHAINS), help="C toolchain (default zig)")
     b.add_argument("--out", default="dist", help="output directory (default ./dist)")
+    b.add_argument("--layout", default="onefile", choices=["onefile", "tree", "both"],
+                   help="onefile (default): OUT/cpython-VERSION-TARGET/pythonX.Y, one executable "
+                        "carrying its standard library; tree: bin/pythonX.Y and lib/pythonX.Y/ in "
+                        "that directory, the conventional installation; both: the two side by side")
     b.add_argument("--patches", help="patch series directory (default: the project's patches/)")
     b.add_argument("--no-patches", action="store_true",
                    help="apply no patch of the series at all (upstream's release as it is)")
@@ -299,6 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
     v.add_argument("--verbose", "-v", action="store_true", help="show details of passing checks too")
     v.set_defaults(func=cmd_verify)
+
+    bn = sub.add_parser(
+        "bench", parents=[common], help="measure size and start-up time against the host's python3",
+        description="Print the binary's size and the median wall-clock time of `-c pass`, "
+                    "`-I -S -c pass` and a few imports, for BINARY and for the host's python3. "
+                    "The README's figures come from this command.")
+    bn.add_argument("binary", help="the interpreter to measure")
+    bn.add_argument("--runs", type=int, default=30, help="timed runs per command (default 30)")
+    bn.add_argument("--against", default="python3", help="the other interpreter (default python3 on PATH; '' for none)")
+    bn.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("sources", parents=[common, fetching], help="list or fetch the pinned sources",
                        description="`list` prints the lock; `fetch [NAME…]` puts sources into the cache "

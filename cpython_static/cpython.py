@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from . import autoconf, patches
@@ -21,7 +22,10 @@ from .runner import Runner
 from .sources import Fetcher, Lock, extract
 from .versions import Series, VersionError, get_series, parse_release, version_of_tree
 
-FORMAT = 1  # bump to rebuild every interpreter after a change in this module
+FORMAT = 2  # bump to rebuild every interpreter after a change in this module
+# cpython-static's main() (launcher/main.c), linked beside CPython's own python: it adds
+# the one-file layout's path configuration and the start-up hook (see the file).
+LAUNCHER = resources.files(__package__).joinpath("launcher")
 # Baked into sysconfig only; the interpreter finds its library relative to itself.
 INSTALL_PREFIX = "/opt/cpython-static"
 # Bulky and only for CPython's own test suite; the pruned tree is what dist/ gets.
@@ -60,6 +64,7 @@ class BuiltPython:
     reused: bool
     patches: list[str]
     libraries: list[BuiltLibrary] = field(default_factory=list)
+    build_python: "BuiltPython | None" = None  # cross builds: the same release for this machine
 
     @property
     def binary(self) -> Path:
@@ -100,6 +105,7 @@ class CPythonBuilder:
             "toolchain": self.toolchain.identity(),
             "libs": {l.recipe.name: l.key for l in libs},
             "build_python": build_python.key if build_python else None,
+            "launcher": [LAUNCHER.joinpath(f).read_text() for f in ("main.c", "launcher.mk")],
         })
         entry = self.cache.lookup("cpython", key)
         if entry is None:
@@ -108,7 +114,7 @@ class CPythonBuilder:
                 "cpython", key,
                 lambda stage, final: self._produce(request, series, selected, libs, stage, build_python))
         return BuiltPython(request.version, self.toolchain.target.name, entry.path / "install", key,
-                           entry.reused, [p.name for p in selected], libs)
+                           entry.reused, [p.name for p in selected], libs, build_python)
 
     def _patches(self, version: str) -> list:
         if not self.use_series or self.patches_dir is None:
@@ -174,10 +180,17 @@ class CPythonBuilder:
             if series.setup_local:
                 self._write_setup_local(series.setup_local, src, env)
             self.runner.run("cpython:make", ["make", f"-j{self.jobs}"], cwd=src, env=env)
+            with resources.as_file(LAUNCHER) as launcher:
+                self.runner.run("cpython:launcher", [
+                    "make", "-f", "Makefile", "-f", str(launcher / "launcher.mk"),
+                    f"CPYTHON_STATIC_MAIN={launcher / 'main.c'}", "cpython-static-python"], cwd=src, env=env)
             destdir = work / "destdir"
             self.runner.run("cpython:install", ["make", "install", f"DESTDIR={destdir}"], cwd=src, env=env)
             os.rename(destdir / INSTALL_PREFIX.lstrip("/"), stage / "install")
             mm = series.name
+            # The interpreter is CPython's, entered through our main(); upstream's python
+            # binary differs only in main() and is not kept.
+            shutil.copy2(src / "cpython-static-python", stage / "install" / "bin" / f"python{mm}")
             for name in PRUNE:
                 shutil.rmtree(stage / "install" / "lib" / f"python{mm}" / name, ignore_errors=True)
             # Kept for whoever debugs a build: what configure decided and which modules

@@ -1,7 +1,8 @@
 """Pinned sources: the lock, the providers that can give a source, and extraction.
 
 Fetch order: the cache → a mirror the user names (``--mirror`` or ``$CPYTHON_STATIC_MIRROR``,
-a directory or a base URL) → the upstream URLs → the Debian source package.  Every
+a directory or a base URL) → the upstream URLs → the Debian source package, or for a
+wheel, ``pip download`` from the package index pip is configured with.  Every
 candidate is checked against the lock's digests before anything uses it; a mismatch is
 deleted and reported.  When no provider can give a source, one error names each provider
 tried and why it failed.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tarfile
 import tomllib
 import urllib.error
@@ -51,6 +53,7 @@ class Source:
     size: int | None
     urls: tuple[str, ...]
     debian: DebianOrig | None
+    pypi: str | None = None  # project name on the package index (wheels)
 
     @property
     def digests(self) -> dict[str, str]:
@@ -108,6 +111,7 @@ def load_lock(path: Path | None = None) -> Lock:
                 debian=DebianOrig(**{k: deb[k] for k in ("package", "version", "suite", "file", "sha256")})
                 if deb
                 else None,
+                pypi=e.get("pypi"),
             )
             lock.sources[src.id] = src
     return lock
@@ -150,8 +154,10 @@ class Fetcher:
         providers = [self._from_mirror]
         if self.use_upstream:
             providers.append(self._from_upstream)
-        if self.use_debian:
+        if self.use_debian and src.debian:
             providers.append(self._from_debian)
+        if self.use_upstream and src.pypi:
+            providers.append(self._from_pypi)
         for provider in providers:
             got = provider(src, attempts)
             if got is not None:
@@ -221,11 +227,26 @@ class Fetcher:
                 return got
         return None
 
+    def _from_pypi(self, src: Source, attempts) -> Path | None:
+        what = f"pip download {src.pypi}=={src.version}"
+        scratch = self.cache.scratch("pip")
+        try:
+            self.runner.run(what, [sys.executable, "-m", "pip", "download", "--no-deps",
+                                   "--only-binary", ":all:", "--disable-pip-version-check",
+                                   "--dest", str(scratch), f"{src.pypi}=={src.version}"])
+            got = scratch / src.file
+            if not got.is_file():
+                attempts.append(Attempt("pypi", what, f"pip did not produce {src.file}"))
+                return None
+            return self._accept(src, got, "pypi", what, attempts)
+        except StepFailed as exc:
+            attempts.append(Attempt("pypi", what, f"{exc.tail.splitlines()[-1:] or ['failed']} (log: {exc.log})"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return None
+
     def _from_debian(self, src: Source, attempts) -> Path | None:
         deb = src.debian
-        if deb is None:
-            attempts.append(Attempt("debian", "-", "the lock names no Debian source package"))
-            return None
         what = f"apt-get source {deb.package}={deb.version} ({deb.suite})"
         scratch = self.cache.scratch("apt")
         try:

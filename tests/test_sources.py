@@ -28,7 +28,7 @@ def test_lock_entries_are_complete():
     for src in lock.sources.values():
         assert len(src.sha256) == 64 and int(src.sha256, 16) >= 0, src.name
         assert src.license and src.version and src.file
-        assert src.urls or src.debian, f"{src.name}: no provider can give it"
+        assert src.urls or src.debian or src.pypi, f"{src.name}: no provider can give it"
         if src.debian:
             assert len(src.debian.sha256) == 64 and src.debian.suite
 
@@ -124,3 +124,21 @@ def test_extract_refuses_escaping_members(tmp_path):
     with pytest.raises(Exception):
         extract(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not (tmp_path.parent / "evil").exists()
+
+
+def test_wheel_from_the_package_index(tmp_path):
+    """The pinned tzdata wheel through a real `pip download` (the index pip is set up
+    with), accepted only for its pinned digest."""
+    src = load_lock().get("wheel", "tzdata")
+    got = _fetcher(tmp_path, mirror=None).fetch(src)
+    assert got.name == src.file and hashlib.sha256(got.read_bytes()).hexdigest() == src.sha256
+
+
+def test_wheel_with_a_wrong_pin_is_refused(tmp_path):
+    real = load_lock().get("wheel", "tzdata")
+    wrong = Source(real.kind, real.name, real.version, real.license, real.file, "0" * 64,
+                   real.size, (), None, pypi=real.pypi)
+    with pytest.raises(SourceError) as err:
+        _fetcher(tmp_path, mirror=None).fetch(wrong)
+    assert "pip download tzdata==" in str(err.value) and "not a pinned digest" in str(err.value)
+    assert not list((tmp_path / "cache").glob("sources/*/*.whl"))

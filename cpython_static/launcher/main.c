@@ -1,0 +1,262 @@
+/* cpython-static's interpreter entry point: CPython's own `python` main (Py_RunMain, so
+ * every command-line option behaves as upstream's), plus two things a static,
+ * drop-anywhere interpreter needs before and after start-up:
+ *
+ * 1. One-file layout.  When a zip archive is appended to this executable it holds the
+ *    standard library.  The archive itself goes on sys.path, where CPython's zipimport
+ *    (frozen into the interpreter, so usable before anything else is imported) reads it in
+ *    place: nothing is extracted, no writable directory is needed.  sys.prefix is the
+ *    directory above the executable's, as for `<prefix>/bin/python3.X` of an installed
+ *    tree, so site-packages, venvs and `pip install --user` work as usual.  Without an
+ *    appended archive (the `tree` layout) CPython's own path calculation is left alone.
+ *
+ * 2. After initialisation, `import _cpython_static` (from the archive or the tree) sets
+ *    up what cannot be compiled in: a clear error for C extension modules (a static
+ *    binary has no dynamic loader) and the discovery of the system's CA certificates.
+ *
+ * Only the public PyConfig API is used, identically on 3.11 to 3.13.
+ */
+#define PY_SSIZE_T_CLEAN
+#include "Python.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <wchar.h>
+
+/* Whether the file ends in a zip "end of central directory" record with no comment:
+ * the exact shape cpython-static appends.  Anything else means the tree layout. */
+static int
+ends_with_zip(const char *path)
+{
+    unsigned char eocd[22];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    off_t end = lseek(fd, 0, SEEK_END);
+    int ok = end >= (off_t)sizeof(eocd)
+        && pread(fd, eocd, sizeof(eocd), end - (off_t)sizeof(eocd)) == (ssize_t)sizeof(eocd)
+        && memcmp(eocd, "PK\005\006", 4) == 0;
+    close(fd);
+    return ok;
+}
+
+static char *
+copy_string(const char *text)
+{
+    size_t n = strlen(text) + 1;
+    char *copy = PyMem_RawMalloc(n);
+    if (copy) {
+        memcpy(copy, text, n);
+    }
+    return copy;
+}
+
+/* argv[0] as an absolute path, the way CPython's getpath resolves it: relative to the
+ * working directory when it has a slash, else the first match on PATH. */
+static char *
+resolve_argv0(const char *argv0)
+{
+    char buf[PATH_MAX];
+    if (argv0 == NULL || *argv0 == '\0') {
+        return NULL;
+    }
+    if (strchr(argv0, '/')) {
+        if (argv0[0] == '/') {
+            return copy_string(argv0);
+        }
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd)) == NULL) {
+            return NULL;
+        }
+        while (argv0[0] == '.' && argv0[1] == '/') {
+            argv0 += 2;
+        }
+        snprintf(buf, sizeof(buf), "%s/%s", strcmp(cwd, "/") ? cwd : "", argv0);
+        return copy_string(buf);
+    }
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > 0 && len < sizeof(buf) - 2) {
+            snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, path, argv0);
+            if (buf[0] == '/' && access(buf, X_OK) == 0) {
+                return copy_string(buf);
+            }
+        }
+        path = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* The file holding the standard library: this executable as it was invoked (in a venv,
+ * the venv's link or copy, which is this same file), else the kernel's idea of it, which
+ * needs /proc (absent in a bare chroot, hence not first).  Path configuration proper is
+ * only computed at initialisation, so this cannot ask CPython. */
+static char *
+find_archive(const char *argv0)
+{
+    char *path = resolve_argv0(argv0);
+    if (path && ends_with_zip(path)) {
+        return path;
+    }
+    PyMem_RawFree(path);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        if (ends_with_zip(self)) {
+            return copy_string(self);
+        }
+    }
+    return NULL;
+}
+
+/* <prefix>/bin/python3.X -> <prefix>: the real file's grandparent directory. */
+static wchar_t *
+prefix_of(const char *archive)
+{
+    char real[PATH_MAX];
+    const char *path = realpath(archive, real) ? real : archive;
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(buf, '/');
+        if (slash == NULL) {
+            break;
+        }
+        if (slash == buf) {
+            buf[1] = '\0';
+            break;
+        }
+        *slash = '\0';
+    }
+    return Py_DecodeLocale(buf, NULL);
+}
+
+static PyStatus
+configure_one_file(PyConfig *config, const char *archive)
+{
+    PyStatus status;
+    wchar_t *warchive = Py_DecodeLocale(archive, NULL);
+    if (warchive == NULL) {
+        return PyStatus_NoMemory();
+    }
+    /* As CPython would: PYTHONPATH's entries first (unless -E/-I), then the archive in
+     * place of the stdlib directories, which do not exist. */
+    PyWideStringList paths = {0, NULL};
+    const char *env = config->use_environment ? getenv("PYTHONPATH") : NULL;
+    if (env && *env) {
+        wchar_t *wenv = Py_DecodeLocale(env, NULL);
+        if (wenv == NULL) {
+            status = PyStatus_NoMemory();
+            goto done;
+        }
+        wchar_t *state = NULL;
+        for (wchar_t *item = wcstok(wenv, L":", &state); item; item = wcstok(NULL, L":", &state)) {
+            status = PyWideStringList_Append(&paths, item);
+            if (PyStatus_Exception(status)) {
+                break;
+            }
+        }
+        PyMem_RawFree(wenv);
+        if (PyStatus_Exception(status)) {
+            goto done;
+        }
+    }
+    status = PyWideStringList_Append(&paths, warchive);
+    if (PyStatus_Exception(status)) {
+        goto done;
+    }
+    status = PyConfig_SetWideStringList(config, &config->module_search_paths,
+                                        paths.length, paths.items);
+    if (PyStatus_Exception(status)) {
+        goto done;
+    }
+    config->module_search_paths_set = 1;
+    status = PyConfig_SetString(config, &config->stdlib_dir, warchive);
+    if (PyStatus_Exception(status)) {
+        goto done;
+    }
+    if (config->home == NULL) {  /* PYTHONHOME, when given, still decides the prefix */
+        wchar_t *prefix = prefix_of(archive);
+        if (prefix == NULL) {
+            status = PyStatus_NoMemory();
+            goto done;
+        }
+        wchar_t **fields[] = {&config->prefix, &config->exec_prefix,
+                              &config->base_prefix, &config->base_exec_prefix};
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+            status = PyConfig_SetString(config, fields[i], prefix);
+            if (PyStatus_Exception(status)) {
+                break;
+            }
+        }
+        PyMem_RawFree(prefix);
+    }
+done:
+    for (Py_ssize_t i = 0; i < paths.length; i++) {
+        PyMem_RawFree(paths.items[i]);
+    }
+    PyMem_RawFree(paths.items);
+    PyMem_RawFree(warchive);
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    PyStatus status;
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+
+    status = PyConfig_SetBytesArgv(&config, argc, argv);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    /* Parses the command line and environment (-E, -I, PYTHONHOME, ...); the paths are
+     * computed later, at initialisation, keeping whatever is set here. */
+    status = PyConfig_Read(&config);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    char *archive = find_archive(argc > 0 ? argv[0] : NULL);
+    if (archive) {
+        status = configure_one_file(&config, archive);
+        PyMem_RawFree(archive);
+        if (PyStatus_Exception(status)) {
+            goto fail;
+        }
+    }
+    status = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    PyConfig_Clear(&config);
+
+    PyObject *mod = PyImport_ImportModule("_cpython_static");
+    if (mod == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) {
+            PyErr_Clear();  /* an interpreter not published by cpython-static (the cache's) */
+        }
+        else {
+            PySys_WriteStderr("cpython-static: start-up hook failed:\n");
+            PyErr_Print();
+        }
+    }
+    Py_XDECREF(mod);
+    return Py_RunMain();
+
+fail:
+    PyConfig_Clear(&config);
+    if (PyStatus_IsExit(status)) {
+        return status.exitcode;
+    }
+    Py_ExitStatusException(status);
+}

@@ -1,0 +1,191 @@
+"""cpython-static's start-up hook: imported by the interpreter's main() right after
+initialisation, whatever the command line (-I, -S and -E included).
+
+What a static, drop-anywhere interpreter needs and cannot get from its build:
+
+* C extension modules (``.so``) cannot be loaded: a static binary has no dynamic loader.
+  Importing one fails with an ImportError that says so and what to do instead, rather
+  than musl's bare "Dynamic loading not supported".
+* Installers must not pick binary wheels.  The interpreter reports no manylinux or
+  musllinux compatibility (it has no glibc and no musl loader), but ``linux_<arch>``
+  wheels (local builds, private indexes, pip's wheel cache) would still match: the
+  platform tags of ``packaging.tags`` (pip's vendored copy included) are emptied, so only
+  pure ``*-none-any`` wheels and sdists are candidates.
+* The system's CA certificates live at a different path on each distribution, and the
+  OpenSSL built in only knows its compiled-in directory.  ``ssl`` looks in the places Go's
+  crypto/x509 (root_linux.go) looks, honours SSL_CERT_FILE/SSL_CERT_DIR, and says clearly
+  when there are none.
+
+Standard library only, Python 3.11 syntax: it runs inside the interpreter being started.
+"""
+
+import sys
+import _frozen_importlib_external as _external
+
+# The first of these files that exists is loaded (the order of Go's root_linux.go, plus
+# Arch's extracted bundle, which its ca-certificates.crt links to).
+CA_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",                 # Debian/Ubuntu/Gentoo/Arch
+    "/etc/pki/tls/certs/ca-bundle.crt",                   # Fedora/RHEL 6
+    "/etc/ssl/ca-bundle.pem",                             # openSUSE/SLES
+    "/etc/pki/tls/cacert.pem",                            # OpenELEC
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # CentOS/RHEL 7+, Fedora
+    "/etc/ssl/cert.pem",                                  # Alpine
+    "/etc/ca-certificates/extracted/tls-ca-bundle.pem",   # Arch
+)
+# Hashed directories (c_rehash layout), each loaded when present.
+CA_DIRS = (
+    "/etc/ssl/certs",      # SLES10/SLES11, Debian
+    "/etc/pki/tls/certs",  # Fedora/RHEL
+)
+
+_STATIC = ("this Python is statically linked (cpython-static) and cannot load compiled "
+           "extension modules")
+
+
+def _refuse_extension(self, spec):
+    raise ImportError(
+        f"cannot load the C extension module {spec.name!r} from {spec.origin}: {_STATIC}. "
+        "Use a pure-Python distribution of the package (pip installs only pure wheels "
+        "here), or build an interpreter with the module compiled in.",
+        name=spec.name, path=spec.origin)
+
+
+class _ThenLoader:
+    """The module's own loader, then a fix-up; everything else is delegated (so
+    get_source, resource readers, … behave as the real loader's)."""
+
+    def __init__(self, loader, fixup):
+        self._loader, self._fixup = loader, fixup
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        module.__spec__.loader = module.__loader__ = self._loader  # done: out of the way
+        self._fixup(module)
+
+
+class _AfterImport:
+    """A meta path finder that finds nothing itself: it attaches a fix-up to the first
+    import of the modules it knows, found by the finders after it."""
+
+    def __init__(self, fixups):
+        self._fixups = fixups
+
+    def find_spec(self, name, path=None, target=None):
+        fixup = self._fixups.get(name)
+        if fixup is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _ThenLoader(spec.loader, fixup)
+                return spec
+        return None
+
+
+# ---------------------------------------------------------------------------- TLS trust
+def _check_env_paths(os):
+    """SSL_CERT_FILE/SSL_CERT_DIR naming nothing is a mistake to report, not to skip."""
+    cafile = os.environ.get("SSL_CERT_FILE")
+    if cafile and not os.path.isfile(cafile):
+        raise FileNotFoundError(2, f"SSL_CERT_FILE names {cafile!r}, which is not a file", cafile)
+    for capath in filter(None, os.environ.get("SSL_CERT_DIR", "").split(":")):
+        if not os.path.isdir(capath):
+            raise FileNotFoundError(2, f"SSL_CERT_DIR names {capath!r}, which is not a directory", capath)
+    return bool(cafile or os.environ.get("SSL_CERT_DIR"))
+
+
+def _fix_ssl(ssl):
+    import os
+
+    openssl_defaults = ssl.SSLContext.set_default_verify_paths
+
+    def set_default_verify_paths(self):
+        """Load the system's CA certificates: SSL_CERT_FILE/SSL_CERT_DIR when set, else
+        the distribution's bundle and hashed directory (cpython-static).  Returns whether
+        any location was found."""
+        if _check_env_paths(os):
+            openssl_defaults(self)  # OpenSSL reads the variables itself
+            return True
+        found = False
+        cafile = next((f for f in CA_FILES if os.path.isfile(f)), None)
+        if cafile:
+            self.load_verify_locations(cafile=cafile)
+            found = True
+        for capath in CA_DIRS:
+            if os.path.isdir(capath):
+                self.load_verify_locations(capath=capath)
+                found = found or any(_is_hashed(n) for n in os.listdir(capath))
+        return found
+
+    def load_default_certs(self, purpose=ssl.Purpose.SERVER_AUTH):
+        if not isinstance(purpose, ssl._ASN1Object):
+            raise TypeError(purpose)
+        if not self.set_default_verify_paths() and purpose == ssl.Purpose.SERVER_AUTH:
+            raise ssl.SSLError(
+                "no CA certificates found to verify servers with: looked for "
+                + ", ".join(CA_FILES) + " and hashed certificates in " + ", ".join(CA_DIRS)
+                + ". Install your distribution's ca-certificates package, or set "
+                "SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR (a hashed directory).")
+
+    def get_default_verify_paths():
+        paths = ssl_get_default_verify_paths()
+        cafile = os.environ.get("SSL_CERT_FILE") or next((f for f in CA_FILES if os.path.isfile(f)), None)
+        capath = os.environ.get("SSL_CERT_DIR") or next((d for d in CA_DIRS if os.path.isdir(d)), None)
+        return paths._replace(cafile=cafile, capath=capath)
+
+    ssl_get_default_verify_paths = ssl.get_default_verify_paths
+    ssl.SSLContext.set_default_verify_paths = set_default_verify_paths
+    ssl.SSLContext.load_default_certs = load_default_certs
+    ssl.get_default_verify_paths = get_default_verify_paths
+
+
+def _is_hashed(name):
+    stem, dot, n = name.partition(".")
+    return dot and n.isdigit() and len(stem) == 8 and all(c in "0123456789abcdef" for c in stem)
+
+
+# --------------------------------------------------------------------------- wheel tags
+def _no_platform_tags(tags):
+    tags.platform_tags = lambda: iter(())
+
+
+# ------------------------------------------------------------------- source file names
+def _fix_zip_filenames():
+    """Code compiled into the archive names its file relative to the archive; once
+    imported, name it where it is (archive path + member), as __file__ does."""
+    import zipimport
+    import _imp
+
+    unmarshal = zipimport._unmarshal_code
+
+    def _unmarshal_code(self, pathname, fullpath, fullname, data):
+        code = unmarshal(self, pathname, fullpath, fullname, data)
+        if code is not None and pathname.endswith(".pyc"):
+            _imp._fix_co_filename(code, pathname[:-1])
+        return code
+
+    zipimport._unmarshal_code = _unmarshal_code
+
+
+def install():
+    _external.ExtensionFileLoader.create_module = _refuse_extension
+    if "zipimport" in sys.modules:
+        _fix_zip_filenames()
+    sys.meta_path.insert(0, _AfterImport({
+        "ssl": _fix_ssl,
+        "packaging.tags": _no_platform_tags,
+        "pip._vendor.packaging.tags": _no_platform_tags,
+    }))
+
+
+install()

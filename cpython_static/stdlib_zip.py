@@ -1,0 +1,124 @@
+"""Writes the one-file layout's standard-library archive.  Runs INSIDE a Python of the
+exact version being packaged (the built interpreter, or the build machine's one of the
+same release for a cross build), because bytecode is version-specific.
+
+Standalone on purpose (standard library only, Python 3.11 syntax).
+
+    stdlib_zip.py --stdlib LIBDIR --out ZIP [--module FILE.py ...] [--wheel WHEEL ...]
+
+Every module is stored as source and as bytecode side by side (``name.py`` and
+``name.pyc``, the layout zipimport reads): bytecode so nothing is compiled at run time,
+source so tracebacks, ``inspect`` and ``linecache`` show real lines.  The bytecode is
+"unchecked hash" .pyc: valid whatever the archive's timestamps, never re-validated.
+Entries are sorted and dated 2000-01-01, so the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import zipfile
+from importlib._bootstrap_external import _code_to_hash_pyc
+
+# Directories left out wherever they are: test suites, and the Tk GUI (no Tk here).
+EXCLUDED_DIRS = {"test", "tests", "idle_test", "idlelib", "tkinter", "turtledemo", "__pycache__",
+                 "site-packages", "lib-dynload"}
+EXCLUDED_TOP_FILES = {"turtle.py"}  # needs tkinter
+DATE = (2000, 1, 1, 0, 0, 0)  # SOURCE_DATE_EPOCH of the whole build
+
+
+def _excluded_dir(name: str) -> bool:
+    return name in EXCLUDED_DIRS or name.startswith("config-")
+
+
+def stdlib_members(libdir: str):
+    """(archive name, path on disk) of everything shipped from the stdlib directory."""
+    for root, dirs, files in os.walk(libdir):
+        dirs[:] = sorted(d for d in dirs if not _excluded_dir(d))
+        rel_root = os.path.relpath(root, libdir)
+        for name in sorted(files):
+            if rel_root == "." and name in EXCLUDED_TOP_FILES:
+                continue
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            rel = name if rel_root == "." else f"{rel_root}/{name}".replace(os.sep, "/")
+            yield rel, os.path.join(root, name)
+
+
+class Writer:
+    def __init__(self, out: str):
+        self.zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9)
+        self.names: set[str] = set()
+        self.compiled = self.failed = 0
+
+    def _dirs_of(self, name: str) -> None:
+        # zipimport finds packages and namespace packages by their directory entries.
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i]) + "/"
+            if d not in self.names:
+                info = zipfile.ZipInfo(d, DATE)
+                info.external_attr = (0o40755 << 16) | 0x10
+                self.zip.writestr(info, b"")
+                self.names.add(d)
+
+    def add(self, name: str, data: bytes) -> None:
+        if name in self.names:
+            raise SystemExit(f"stdlib_zip: {name} given twice")
+        self._dirs_of(name)
+        info = zipfile.ZipInfo(name, DATE)
+        info.external_attr = 0o100644 << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self.zip.writestr(info, data)
+        self.names.add(name)
+        if name.endswith(".py"):
+            self._add_bytecode(name, data)
+
+    def _add_bytecode(self, name: str, source: bytes) -> None:
+        try:
+            code = compile(source, name, "exec", dont_inherit=True, optimize=0)
+        except SyntaxError:
+            self.failed += 1  # shipped as source only; importing it reports the error
+            return
+        pyc = _code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False)
+        self.add(name + "c", bytes(pyc))
+        self.compiled += 1
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--stdlib", required=True, help="the installed lib/pythonX.Y directory")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--module", action="append", default=[], help="an extra top-level module file")
+    ap.add_argument("--wheel", action="append", default=[],
+                    help="a pure wheel whose packages are added (its .dist-info is not)")
+    args = ap.parse_args(argv)
+    writer = Writer(args.out)
+    try:
+        for name, path in stdlib_members(args.stdlib):
+            with open(path, "rb") as f:
+                writer.add(name, f.read())
+        for path in args.module:
+            with open(path, "rb") as f:
+                writer.add(os.path.basename(path), f.read())
+        for wheel in args.wheel:
+            with zipfile.ZipFile(wheel) as whl:
+                for info in sorted(whl.infolist(), key=lambda i: i.filename):
+                    top = info.filename.split("/", 1)[0]
+                    if info.is_dir() or top.endswith((".dist-info", ".data")):
+                        continue
+                    writer.add(info.filename, whl.read(info))
+    finally:
+        writer.close()
+    print(f"{len(writer.names)} entries, {writer.compiled} modules compiled, "
+          f"{writer.failed} left as source (syntax errors), python {sys.version.split()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

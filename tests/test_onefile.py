@@ -1,0 +1,240 @@
+"""The one-file layout's pieces, run with the host's Python: the archive writer, the
+start-up hook's parts that do not need a static binary, and publishing."""
+
+import hashlib
+import os
+import ssl
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cpython_static import onefile
+from cpython_static.runner import Runner
+from cpython_static.verify import make_tls_material
+
+PACKAGE = Path(onefile.__file__).parent
+ZIP_SCRIPT = PACKAGE / "stdlib_zip.py"
+HOOK = PACKAGE / "stdlib" / "_cpython_static.py"
+
+
+def _fake_stdlib(root: Path) -> Path:
+    lib = root / "lib" / "python3.x"
+    for rel, text in {
+        "alpha.py": "def f():\n    raise ValueError('from alpha')\n",
+        "pkg/__init__.py": "",
+        "pkg/data.txt": "resource",
+        "pkg/sub/mod.py": "X = 1\n",
+        "nspkg/inner.py": "Y = 2\n",  # namespace package: found through its directory entry
+        "broken.py": "def (:\n",
+        "test/test_alpha.py": "x = 1\n",
+        "pkg/tests/t.py": "x = 1\n",
+        "idlelib/x.py": "",
+        "tkinter/__init__.py": "",
+        "site-packages/foreign.py": "",
+        "config-3.x/Makefile": "",
+        "__pycache__/alpha.cpython-3x.pyc": "stale",
+    }.items():
+        p = lib / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return lib
+
+
+def _wheel(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as whl:
+        whl.writestr("tzlike/__init__.py", "")
+        whl.writestr("tzlike/zone/UTC", b"TZif")
+        whl.writestr("tzlike-1.0.dist-info/METADATA", "Name: tzlike\n")
+    return path
+
+
+def _write_zip(tmp_path, out: Path) -> str:
+    lib = _fake_stdlib(tmp_path / "root") if not (tmp_path / "root").exists() else tmp_path / "root/lib/python3.x"
+    res = subprocess.run([sys.executable, str(ZIP_SCRIPT), "--stdlib", str(lib), "--out", str(out),
+                          "--wheel", str(_wheel(tmp_path / "tzlike-1.0-py3-none-any.whl"))],
+                         capture_output=True, text=True, check=True)
+    return res.stdout
+
+
+def test_archive_contents(tmp_path):
+    summary = _write_zip(tmp_path, tmp_path / "a.zip")
+    names = set(zipfile.ZipFile(tmp_path / "a.zip").namelist())
+    assert {"alpha.py", "alpha.pyc", "pkg/", "pkg/__init__.pyc", "pkg/data.txt", "pkg/sub/mod.pyc",
+            "nspkg/", "nspkg/inner.pyc", "broken.py", "tzlike/__init__.py", "tzlike/zone/UTC"} <= names
+    left_out = {n for n in names if n.startswith(("test/", "pkg/tests/", "idlelib/", "tkinter/",
+                                                  "site-packages/", "config-", "__pycache__", "tzlike-1.0"))}
+    assert not left_out
+    assert "broken.pyc" not in names and "1 left as source" in summary
+
+
+def test_archive_is_reproducible(tmp_path):
+    _write_zip(tmp_path, tmp_path / "a.zip")
+    _write_zip(tmp_path, tmp_path / "b.zip")
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_bytecode_is_unchecked_hash(tmp_path):
+    _write_zip(tmp_path, tmp_path / "a.zip")
+    pyc = zipfile.ZipFile(tmp_path / "a.zip").read("alpha.pyc")
+    assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, not checked against source
+
+
+def test_imported_in_place_from_behind_an_executable(tmp_path):
+    """Bytes in front of the archive (the interpreter) do not disturb zipimport or
+    importlib.resources; tracebacks show source lines under the member's real path."""
+    _write_zip(tmp_path, tmp_path / "a.zip")
+    carrier = tmp_path / "carrier"
+    carrier.write_bytes(os.urandom(4096) + (tmp_path / "a.zip").read_bytes())
+    code = f"""
+import sys, traceback
+sys.path.insert(0, {str(PACKAGE / 'stdlib')!r})
+import _frozen_importlib_external as e; keep = e.ExtensionFileLoader.create_module
+import _cpython_static  # the hook fixes co_filename of code imported from the archive
+e.ExtensionFileLoader.create_module = keep
+sys.path.insert(0, {str(carrier)!r})
+import alpha, nspkg.inner, pkg.sub.mod, importlib.resources as r
+assert alpha.__file__ == {str(carrier / 'alpha.pyc')!r}, alpha.__file__  # zipimport names the bytecode
+assert r.files('pkg').joinpath('data.txt').read_text() == 'resource'
+assert nspkg.inner.Y == 2
+try:
+    alpha.f()
+except ValueError:
+    text = traceback.format_exc()
+assert "raise ValueError('from alpha')" in text, text
+assert {str(carrier / 'alpha.py')!r} in text, text
+print('ok')
+"""
+    res = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+    assert res.stdout.strip() == "ok", res.stderr
+
+
+def _hook_run(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``code`` under the host Python with the hook's ssl and tag fix-ups (the
+    extension refusal is left out: the host Python's own modules are .so files)."""
+    prelude = f"""
+import sys
+sys.path.insert(0, {str(PACKAGE / 'stdlib')!r})
+import _frozen_importlib_external as e; keep = e.ExtensionFileLoader.create_module
+import _cpython_static as hook
+e.ExtensionFileLoader.create_module = keep
+"""
+    return subprocess.run([sys.executable, "-I", "-c", prelude + code], capture_output=True, text=True,
+                          env=env if env is not None else {"PATH": os.environ["PATH"]})
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    return make_tls_material(Runner(d / "logs"), "openssl", d / "pki")
+
+
+def test_ca_discovery_takes_the_first_existing_bundle(tmp_path, tls):
+    bundle = tmp_path / "etc/pki/tls/certs/ca-bundle.crt"
+    bundle.parent.mkdir(parents=True)
+    bundle.write_bytes(Path(tls["ca"]).read_bytes())
+    res = _hook_run(f"""
+hook.CA_FILES = ({str(tmp_path / 'missing.pem')!r}, {str(bundle)!r})
+hook.CA_DIRS = ()
+import ssl
+ctx = ssl.create_default_context()
+print([dict(c['subject'][0])['commonName'] for c in ctx.get_ca_certs()])
+print(ssl.get_default_verify_paths().cafile)
+""")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert len(eval(lines[0])) == 1 and lines[1] == str(bundle)
+
+
+def test_no_ca_anywhere_is_a_clear_error_for_clients_only(tmp_path):
+    res = _hook_run(f"""
+hook.CA_FILES = ({str(tmp_path / 'none.pem')!r},); hook.CA_DIRS = ({str(tmp_path / 'nodir')!r},)
+import ssl
+ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # a server needs no CA to start
+try:
+    ssl.create_default_context()
+except ssl.SSLError as exc:
+    print(exc)
+""")
+    assert res.returncode == 0, res.stderr
+    assert "no CA certificates found" in res.stdout and "SSL_CERT_FILE" in res.stdout
+
+
+def test_ssl_cert_file_naming_nothing_is_an_error(tmp_path):
+    res = _hook_run("import ssl; ssl.create_default_context()",
+                    env={"PATH": os.environ["PATH"], "SSL_CERT_FILE": str(tmp_path / "gone.pem")})
+    assert res.returncode == 1 and "SSL_CERT_FILE names" in res.stderr and "gone.pem" in res.stderr
+
+
+def test_ssl_cert_file_is_honoured(tmp_path, tls):
+    res = _hook_run("""
+hook.CA_FILES = (); hook.CA_DIRS = ()
+import ssl; print(len(ssl.create_default_context().get_ca_certs()))
+""", env={"PATH": os.environ["PATH"], "SSL_CERT_FILE": str(tls["ca"])})
+    assert res.returncode == 0 and res.stdout.strip() == "1", res.stderr
+
+
+def test_hashed_names():
+    sys.path.insert(0, str(PACKAGE / "stdlib"))
+    try:
+        import _frozen_importlib_external as e
+        keep = e.ExtensionFileLoader.create_module
+        import _cpython_static as hook
+        e.ExtensionFileLoader.create_module = keep
+    finally:
+        sys.path.pop(0)
+    assert hook._is_hashed("9d6523ce.0") and hook._is_hashed("002c0b4f.1")
+    assert not hook._is_hashed("ca-certificates.crt") and not hook._is_hashed("9d6523ce.pem")
+
+
+def test_installers_see_no_platform_tags():
+    res = _hook_run("""
+from pip._vendor.packaging import tags
+found = [str(t) for t in tags.sys_tags()]
+assert found and all(t.endswith('-any') for t in found), found[:5]
+print(len(found))
+""")
+    assert res.returncode == 0, res.stderr
+
+
+def test_extension_modules_are_refused_with_the_reason(tmp_path):
+    (tmp_path / "native.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
+    res = subprocess.run([sys.executable, "-I", "-c", f"""
+import sys
+sys.path.insert(0, {str(PACKAGE / 'stdlib')!r}); sys.path.insert(0, {str(tmp_path)!r})
+import _cpython_static
+import native
+"""], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "cannot load the C extension module 'native'" in res.stderr
+    assert "statically linked" in res.stderr and "pure-Python" in res.stderr
+
+
+def test_publish_onefile_appends_after_stripping(tmp_path):
+    launcher = tmp_path / "launcher"
+    launcher.write_bytes(b"\x7fELF" + b"\0" * 100 + b"SYMBOLS")
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("m.py", "")
+    stripped = []
+
+    def strip(path):
+        stripped.append(path)
+        path.write_bytes(path.read_bytes().replace(b"SYMBOLS", b""))
+
+    out = onefile.publish_onefile(launcher, archive, tmp_path / "dist" / "python3.x", strip=strip)
+    data = out.read_bytes()
+    assert data == b"\x7fELF" + b"\0" * 100 + archive.read_bytes()
+    assert os.access(out, os.X_OK) and zipfile.ZipFile(out).namelist() == ["m.py"]
+    assert launcher.read_bytes().endswith(b"SYMBOLS")  # the cache's copy is untouched
+    assert [p.name for p in (tmp_path / "dist").iterdir()] == ["python3.x"]
+
+
+def test_publish_onefile_failure_keeps_the_previous_file(tmp_path):
+    dest = tmp_path / "python3.x"
+    dest.write_bytes(b"previous")
+    with pytest.raises(FileNotFoundError):
+        onefile.publish_onefile(tmp_path / "launcher", tmp_path / "missing.zip", dest)
+    assert dest.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["python3.x"]
