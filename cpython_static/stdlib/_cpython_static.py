@@ -43,12 +43,36 @@ _STATIC = ("this Python is statically linked (cpython-static) and cannot load co
            "extension modules")
 
 
-def _refuse_extension(self, spec):
-    raise ImportError(
-        f"cannot load the C extension module {spec.name!r} from {spec.origin}: {_STATIC}. "
+def _refusal(name, origin):
+    return ImportError(
+        f"cannot load the C extension module {name!r} from {origin}: {_STATIC}. "
         "Use a pure-Python distribution of the package (pip installs only pure wheels "
         "here), or build an interpreter with the module compiled in.",
-        name=spec.name, path=spec.origin)
+        name=name, path=origin)
+
+
+def _refuse_extension(self, spec):
+    raise _refusal(spec.name, spec.origin)
+
+
+class _SharedObjectFinder:
+    """Last on sys.meta_path, so it only runs for a module nothing else found: a shared
+    object of that name built for another interpreter (``name.cpython-313-x86_64-linux-
+    gnu.so`` has a suffix this one does not even look for) is named, with the reason."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        import os
+
+        leaf = fullname.rpartition(".")[2]
+        for entry in (sys.path if path is None else path):
+            try:
+                names = os.listdir(entry or ".")
+            except (OSError, TypeError):
+                continue
+            for name in names:
+                if name.startswith(leaf + ".") and name.endswith(".so") and "/" not in name:
+                    raise _refusal(fullname, os.path.join(entry, name))
+        return None
 
 
 class _ThenLoader:
@@ -154,6 +178,34 @@ def _is_hashed(name):
     return dot and n.isdigit() and len(stem) == 8 and all(c in "0123456789abcdef" for c in stem)
 
 
+# ---------------------------------------------------------------------------- ensurepip
+def _fix_ensurepip(ensurepip):
+    """ensurepip copies its bundled wheel under the name importlib.resources.as_file gave
+    it, which for a resource inside a zip is a temporary ``tmpXXXXpip-….whl``: pip then
+    cannot parse the name and finds no pip to install.  Hand it the wheel under its own
+    name (3.12+; 3.11's ensurepip writes the file itself)."""
+    original = getattr(ensurepip, "_get_pip_whl_path_ctx", None)
+    if original is None:
+        return
+    import contextlib
+    import os
+    import shutil
+    import tempfile
+
+    @contextlib.contextmanager
+    def _get_pip_whl_path_ctx():
+        with original() as path, tempfile.TemporaryDirectory() as tmp:
+            name = f"pip-{ensurepip._PIP_VERSION}-py3-none-any.whl"
+            if os.path.basename(path) == name:
+                yield path
+                return
+            copy = os.path.join(tmp, name)
+            shutil.copyfile(path, copy)
+            yield type(path)(copy)
+
+    ensurepip._get_pip_whl_path_ctx = _get_pip_whl_path_ctx
+
+
 # --------------------------------------------------------------------------- wheel tags
 def _no_platform_tags(tags):
     tags.platform_tags = lambda: iter(())
@@ -183,9 +235,11 @@ def install():
         _fix_zip_filenames()
     sys.meta_path.insert(0, _AfterImport({
         "ssl": _fix_ssl,
+        "ensurepip": _fix_ensurepip,
         "packaging.tags": _no_platform_tags,
         "pip._vendor.packaging.tags": _no_platform_tags,
     }))
+    sys.meta_path.append(_SharedObjectFinder())
 
 
 install()

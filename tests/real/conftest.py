@@ -45,3 +45,13 @@ def build_x86_64(dist):
     sys.stderr.write(res.stderr[-4000:])
     assert res.returncode == 0, f"build failed:\n{res.stderr[-6000:]}"
     return json.loads(res.stdout), res
+
+
+@pytest.fixture(scope="session")
+def build_aarch64(dist):
+    """`cpython-static build 3.13.15 --target aarch64-linux-musl --json`, once per session:
+    a cross build from this machine, verified under qemu-user by `build` itself."""
+    res = run_cli("build", VERSION, "--target", "aarch64-linux-musl", "--json", "--out", str(dist))
+    sys.stderr.write(res.stderr[-4000:])
+    assert res.returncode == 0, f"aarch64 build failed:\n{res.stderr[-6000:]}"
+    return json.loads(res.stdout), res

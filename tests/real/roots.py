@@ -41,26 +41,29 @@ def _jail() -> tuple[str, str]:
     """How to enter a root: ("chroot" | "unshare", path of the tool), or skip the caller.
 
     As root, coreutils `chroot --userspec` drops to UID:GID after chroot(2) (and clears the
-    supplementary groups: none can be looked up).  Without root, util-linux `unshare
-    --user --map-user --map-group --root` does the same inside a new user namespace, where
-    the host user appears as UID:GID.  Either is probed once by running a program that does
-    not exist in an empty root: the tool must get as far as trying to execute it.
+    supplementary groups: none can be looked up).  Otherwise (or when root lacks
+    CAP_SYS_CHROOT, as in some containers) util-linux `unshare --user --map-user
+    --map-group --root` does the same inside a new user namespace, where the host user
+    appears as UID:GID.  Each is probed by running a program that does not exist in an
+    empty root: the tool must get as far as trying to execute it.
     """
     _check_ids_unknown()
-    if os.geteuid() == 0:
-        kind, tool = "chroot", shutil.which("chroot", path=os.defpath + ":/usr/sbin:/sbin")
-    else:
-        kind, tool = "unshare", shutil.which("unshare", path=os.defpath + ":/usr/sbin:/sbin")
-    if tool is None:
-        pytest.skip(f"cannot isolate the interpreter: no `{kind}` command (coreutils/util-linux)")
-    with tempfile.TemporaryDirectory() as empty:
-        os.chmod(empty, 0o755)
-        res = subprocess.run([*_prefix(kind, tool, empty), PROBE], check=False, env={}, stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True, timeout=30)
-    if not (res.returncode != 0 and PROBE in res.stderr and "No such file" in res.stderr):
-        why = (res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
-        pytest.skip(f"this machine cannot run a program in a chroot as uid {UID} via {kind}: {why}")
-    return kind, tool
+    kinds = ["chroot", "unshare"] if os.geteuid() == 0 else ["unshare"]
+    failures = []
+    for kind in kinds:
+        tool = shutil.which(kind, path=os.defpath + ":/usr/sbin:/sbin")
+        if tool is None:
+            failures.append(f"no `{kind}` command")
+            continue
+        with tempfile.TemporaryDirectory() as empty:
+            os.chmod(empty, 0o755)
+            res = subprocess.run([*_prefix(kind, tool, empty), PROBE], check=False, env={},
+                                 stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                 timeout=30)
+        if res.returncode != 0 and PROBE in res.stderr and "No such file" in res.stderr:
+            return kind, tool
+        failures.append((res.stderr.strip().splitlines() or [f"{kind}: exit status {res.returncode}"])[-1])
+    pytest.skip(f"this machine cannot run a program in a chroot as uid {UID}: " + "; ".join(failures))
 
 
 def _prefix(kind: str, tool: str, root: str | os.PathLike[str]) -> list[str]:
@@ -72,7 +75,8 @@ def _prefix(kind: str, tool: str, root: str | os.PathLike[str]) -> list[str]:
 class Root:
     """An empty directory with a copy of ``binary`` at ``python`` (a path inside the root)."""
 
-    def __init__(self, directory: Path, binary: str | os.PathLike[str], python: str = "/python3"):
+    def __init__(self, directory: Path, binary: str | os.PathLike[str], python: str = "/python3",
+                 emulator: str | os.PathLike[str] | None = None):
         self.path = Path(directory)
         self.path.mkdir(parents=True, exist_ok=True)
         # pytest makes tmp_path 0700; after the chroot, "/" is this directory and the
@@ -80,6 +84,12 @@ class Root:
         os.chmod(self.path, 0o755)
         self.python = python
         self.add(python, Path(binary), mode=0o755)
+        # A binary for another CPU runs under qemu-user, itself a static binary copied in
+        # beside it (binfmt_misc would need the host's emulator path inside the root).
+        self.emulator = None
+        if emulator is not None:
+            self.emulator = "/" + Path(emulator).name
+            self.add(self.emulator, Path(emulator), mode=0o755)
 
     def host_path(self, inside: str) -> Path:
         assert inside.startswith("/"), inside
@@ -104,6 +114,7 @@ class Root:
         environment (empty by default, as `env -i`).  stdin, stdout and stderr are pipes:
         there is no /dev/null to use inside the root."""
         kind, tool = _jail()
-        argv = [*_prefix(kind, tool, self.path), self.python, *args]
+        argv = [*_prefix(kind, tool, self.path), *([self.emulator] if self.emulator else []),
+                self.python, *args]
         return subprocess.run(argv, check=False, env=dict(env or {}), input=stdin, capture_output=True,
                               text=True, timeout=timeout)

@@ -1,0 +1,176 @@
+"""The one-file interpreter behaves like an installed CPython: paths, flags, tracebacks,
+venv + pip, user installs; and it refuses what a static binary cannot do, clearly."""
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import VERSION
+
+MM = ".".join(VERSION.split(".")[:2])
+TAG = "cp" + MM.replace(".", "")
+
+
+@pytest.fixture(scope="module")
+def python(build_x86_64, tmp_path_factory) -> Path:
+    """The single file, copied to <prefix>/bin/python3.X of a fresh prefix."""
+    prefix = tmp_path_factory.mktemp("prefix")
+    (prefix / "bin").mkdir()
+    exe = prefix / "bin" / f"python{MM}"
+    shutil.copy2(build_x86_64[0]["binary"], exe)
+    return exe
+
+
+def run(argv, env=None, **kw):
+    base = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+    res = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=600,
+                         env={**base, **(env or {})}, **kw)
+    return res
+
+
+def test_paths_are_those_of_an_installed_python(python):
+    res = run([python, "-c", """
+import json, sys, os, sysconfig
+print(json.dumps({"executable": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
+  "path": sys.path, "os": os.__file__, "purelib": sysconfig.get_paths()["purelib"],
+  "platform": sysconfig.get_platform()}))
+"""])
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    prefix = str(python.parent.parent)
+    assert got["executable"] == str(python) and got["prefix"] == got["base_prefix"] == prefix
+    assert str(python) in got["path"]  # the archive is the stdlib entry
+    assert got["purelib"] == f"{prefix}/lib/python{MM}/site-packages"
+    assert res.stderr == ""  # no "Could not find platform independent libraries"
+
+
+def test_pythonpath_and_flags(python, tmp_path):
+    (tmp_path / "extra_mod.py").write_text("VALUE = 42\n")
+    res = run([python, "-c", "import extra_mod; print(extra_mod.VALUE)"], env={"PYTHONPATH": str(tmp_path)})
+    assert res.stdout.strip() == "42", res.stderr
+    for flag in ("-E", "-I"):
+        res = run([python, flag, "-c", "import extra_mod"], env={"PYTHONPATH": str(tmp_path)})
+        assert res.returncode == 1 and "No module named 'extra_mod'" in res.stderr, flag
+    res = run([python, "-S", "-c", "import sys; print('site' in sys.modules)"])
+    assert res.stdout.strip() == "False"
+    res = run([python, "-m", "json.tool"], input='{"b": [1, 2]}')
+    assert json.loads(res.stdout) == {"b": [1, 2]}, res.stderr
+
+
+def test_repl_reads_stdin(python):
+    res = run([python, "-i", "-q"], input="x = 6 * 7\nprint('answer', x)\n", env={"TERM": "dumb"})
+    assert "answer 42" in res.stdout, res.stderr
+
+
+def test_tracebacks_and_inspect_show_stdlib_source(python):
+    res = run([python, "-c", "import json; json.loads('{')"])
+    assert res.returncode == 1
+    assert f"{python}/json/decoder.py" in res.stderr and "obj, end = self.scan_once(s, idx)" in res.stderr, res.stderr
+    res = run([python, "-c", "import inspect, json.decoder; print(inspect.getsource(json.decoder.JSONDecoder.raw_decode))"])
+    assert res.returncode == 0 and "def raw_decode(self, s, idx=0):" in res.stdout, res.stderr
+
+
+def test_resources_of_embedded_packages(python):
+    res = run([python, "-c", "import importlib.resources as r; "
+                             "print(any(p.name.startswith('pip-') for p in (r.files('ensurepip') / '_bundled').iterdir()))"])
+    assert res.stdout.strip() == "True", res.stderr
+
+
+def _pure_wheel(directory: Path, name: str, version: str, tag: str = "py3-none-any", body: str = "") -> Path:
+    dist = f"{name}-{version}"
+    path = directory / f"{dist}-{tag}.whl"
+    with zipfile.ZipFile(path, "w") as whl:
+        whl.writestr(f"{name}/__init__.py", body or f"VERSION = {version!r}\n")
+        whl.writestr(f"{dist}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        whl.writestr(f"{dist}.dist-info/WHEEL", f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n")
+        whl.writestr(f"{dist}.dist-info/RECORD", "")
+    return path
+
+
+@pytest.fixture(scope="module")
+def venv(python, tmp_path_factory) -> Path:
+    env_dir = tmp_path_factory.mktemp("venv") / "v"
+    res = run([python, "-m", "venv", env_dir])
+    assert res.returncode == 0, res.stdout + res.stderr
+    return env_dir
+
+
+def test_venv_has_working_pip(venv, python):
+    res = run([venv / "bin" / "python", "-c", "import sys; print(sys.prefix, sys.base_prefix)"])
+    assert res.stdout.split() == [str(venv), str(python.parent.parent)], res.stderr
+    res = run([venv / "bin" / "python", "-m", "pip", "--version"])
+    assert res.returncode == 0 and str(venv) in res.stdout, res.stderr
+
+
+def test_pip_installs_a_pure_wheel_into_the_venv(venv, python, tmp_path):
+    wheel = _pure_wheel(tmp_path, "puredemo", "1.0")
+    res = run([venv / "bin" / "python", "-m", "pip", "install", "--no-index", wheel])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert run([venv / "bin" / "python", "-c", "import puredemo; print(puredemo.VERSION)"]).stdout.strip() == "1.0"
+    assert run([python, "-c", "import puredemo"]).returncode == 1  # the base is untouched
+
+
+def test_pip_never_picks_binary_wheels(venv, tmp_path):
+    """Given manylinux, musllinux and plain linux wheels of a newer release, pip must
+    still take the pure wheel: none of them could load here."""
+    links = tmp_path / "links"
+    links.mkdir()
+    _pure_wheel(links, "fastthing", "1.0")
+    for plat in ("manylinux_2_17_x86_64.manylinux2014_x86_64", "musllinux_1_2_x86_64", "linux_x86_64"):
+        _pure_wheel(links, "fastthing", "2.0", tag=f"{TAG}-{TAG}-{plat}")
+    res = run([venv / "bin" / "python", "-m", "pip", "install", "--no-index", "--find-links", links, "fastthing"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = run([venv / "bin" / "python", "-c", "import fastthing; print(fastthing.VERSION)"])
+    assert res.stdout.strip() == "1.0"
+
+
+def test_pip_install_user(python, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home)}
+    res = run([python, "-m", "ensurepip", "--user"], env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    wheel = _pure_wheel(tmp_path, "userdemo", "3.1")
+    res = run([python, "-m", "pip", "install", "--user", "--no-index", wheel], env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = run([python, "-c", "import userdemo; print(userdemo.__file__)"], env=env)
+    assert res.stdout.startswith(str(home / ".local" / "lib" / f"python{MM}" / "site-packages")), res.stderr
+
+
+def test_importing_a_shared_object_says_why_not(python, tmp_path):
+    # A real shared object from the host's C compiler: the refusal does not depend on it
+    # being broken.
+    src = tmp_path / "native.c"
+    src.write_text("int native_answer(void) { return 42; }\n")
+    # One with this interpreter's own suffix, one as a glibc build of CPython names it
+    # (a suffix this interpreter does not even look for): both must say why.
+    for name, suffix in (("native", ".so"), ("foreign", f".cpython-{TAG[2:]}-x86_64-linux-gnu.so")):
+        ext = subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / f"{name}{suffix}", src],
+                             capture_output=True, text=True)
+        assert ext.returncode == 0, ext.stderr
+        res = run([python, "-c", f"import {name}"], env={"PYTHONPATH": str(tmp_path)})
+        assert res.returncode == 1
+        assert f"cannot load the C extension module '{name}'" in res.stderr, res.stderr
+        assert "statically linked" in res.stderr and "pure-Python" in res.stderr
+    res = run([python, "-c", "import not_anywhere"], env={"PYTHONPATH": str(tmp_path)})
+    assert "ModuleNotFoundError: No module named 'not_anywhere'" in res.stderr
+
+
+def test_tree_layout(build_x86_64, tmp_path):
+    from .conftest import run_cli
+
+    res = run_cli("build", VERSION, "--json", "--out", str(tmp_path), "--layout", "both", "--no-verify")
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads(res.stdout)
+    tree = Path(result["tree"])
+    exe = tree / "bin" / f"python{MM}"
+    assert (tree / "lib" / f"python{MM}" / "os.py").is_file() and Path(result["onefile"]).is_file()
+    out = run([exe, "-c", "import sys, os, zoneinfo; print(sys.prefix); print(os.__file__)"])
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert out.stdout.splitlines() == [str(tree), str(tree / "lib" / f"python{MM}" / "os.py")]
+    shutil.rmtree(tmp_path / "logs", ignore_errors=True)
