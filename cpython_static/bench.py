@@ -39,7 +39,10 @@ def bench(binary: Path, against: str | None = "python3", runs: int = 30, warmup:
     pythons = {"static": str(binary)}
     host = shutil.which(against) if against else None
     if host:
-        pythons["host"] = host
+        # The interpreter itself, not a launcher script in front of it (pyenv's shims
+        # would add their own start-up to every run).
+        pythons["host"] = subprocess.run([host, "-c", "import sys; print(sys.executable)"],
+                                         capture_output=True, text=True, check=True).stdout.strip() or host
     result = {"binary": str(binary), "size_bytes": binary.stat().st_size, "pythons": {}, "startup": {}}
     for label, exe in pythons.items():
         version = subprocess.run([exe, "-c", "import sys; print(sys.version.split()[0])"],
