@@ -1,9 +1,7 @@
 """The one-file layout's pieces, run with the host's Python: the archive writer, the
 start-up hook's parts that do not need a static binary, and publishing."""
 
-import hashlib
 import os
-import ssl
 import subprocess
 import sys
 import zipfile

@@ -2,7 +2,6 @@
 venv + pip, user installs; and it refuses what a static binary cannot do, clearly."""
 
 import json
-import os
 import shutil
 import subprocess
 import zipfile

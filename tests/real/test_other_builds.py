@@ -1,6 +1,6 @@
 """Real builds beyond the default: CPython 3.11 (setup.py-era build system, no-regeneration
-route) and the aarch64 cross build checked under qemu.  One build each per run, shared
-through the cache."""
+route), published as one file like every build.  (The aarch64 cross build: test_aarch64.py.)
+One build per run, shared through the cache."""
 
 import json
 
@@ -24,3 +24,19 @@ def test_311_every_module_built_in_and_verified(build_311):
     assert {"_ctypes", "_curses", "_curses_panel", "readline", "_dbm"} <= set(build_311["modules"])
     # 0001 was replaced by cache variables, 0002 still applied
     assert build_311["patches"] == ["0002-ctypes-importable-without-dlopen.patch"]
+
+
+def test_311_one_file_runs_alone(build_311, tmp_path):
+    """The launcher and the archive are version-independent: 3.11's file needs nothing
+    beside it either."""
+    import shutil
+    import subprocess
+
+    exe = tmp_path / "bin" / "python3.11"
+    exe.parent.mkdir()
+    shutil.copy2(build_311["binary"], exe)
+    res = subprocess.run([exe, "-I", "-c", "import sys, json, ssl, zoneinfo; print(sys.prefix, json.__file__); "
+                          "print(zoneinfo.ZoneInfo('Europe/Paris'))"],
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert res.stdout.splitlines() == [f"{tmp_path} {exe}/json/__init__.pyc", "Europe/Paris"]
