@@ -7,6 +7,8 @@ The verdict is a list of named checks, in this order:
 * ``builtin_modules``   – ``sys.builtin_module_names`` equals the reviewed table in
                           ``modules.toml`` exactly (missing and unexpected both fail);
 * ``no_shared_modules`` – no ``*.so`` waits in the interpreter's ``lib-dynload``;
+* ``stdlib``            – a one-file interpreter (a zip appended) imports its standard
+                          library from itself, not from a directory on disk;
 * one check per smoke check of ``smoke_checks.py``, run inside the interpreter.
 
 Problems that make verification impossible (binary absent or not ELF, no emulator
@@ -45,10 +47,10 @@ __all__ = [
 SMOKE_SCRIPT = Path(__file__).with_name("smoke_checks.py")
 MODULES_TOML = Path(__file__).with_name("modules.toml")
 
-BASE_CHECKS = ("static", "version", "builtin_modules", "no_shared_modules")
+BASE_CHECKS = ("static", "version", "builtin_modules", "no_shared_modules", "stdlib")
 SMOKE_CHECKS = tuple(smoke_checks.CHECKS)
 ALL_CHECKS = BASE_CHECKS + SMOKE_CHECKS
-_PROBED = {"version", "builtin_modules", "no_shared_modules"}
+_PROBED = {"version", "builtin_modules", "no_shared_modules", "stdlib"}
 
 # Under qemu-user a cold interpreter start plus thirteen checks takes minutes, not seconds.
 PROBE_TIMEOUT_S = 300.0
@@ -299,8 +301,30 @@ print(json.dumps({
     "builtin_module_names": sorted(sys.builtin_module_names),
     "dynload_dirs": sorted(dirs),
     "errors": errors,
+    "executable": sys.executable,
+    "stdlib_module": json.__file__,
 }))
 """
+
+
+def ends_with_zip(binary: Path) -> bool:
+    """The one-file layout's mark, as the launcher tests it: a zip end-of-central-directory
+    record with no comment at the very end."""
+    with open(binary, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() < 22:
+            return False
+        f.seek(-22, os.SEEK_END)
+        return f.read(4) == b"PK\x05\x06"
+
+
+def check_stdlib(one_file: bool, executable: str, module_file: str) -> Check:
+    if not one_file:
+        return Check("stdlib", True, f"tree layout: the standard library is read from "
+                                     f"{os.path.dirname(module_file)}")
+    inside = module_file.startswith(executable.rstrip("/") + "/")
+    return Check("stdlib", inside, f"json imported from {module_file}"
+                 + ("" if inside else f", not from inside {executable}"))
 
 
 def _last_json_line(output: str, must_start: str) -> dict | None:
@@ -529,6 +553,8 @@ def _probed_checks(session: _Session, selected: list[str], version: str | None,
             answer["builtin_module_names"], series, target, load_module_tables()),
         "no_shared_modules": lambda: check_no_shared_modules(answer["dynload_dirs"],
                                                              answer["errors"]),
+        "stdlib": lambda: check_stdlib(ends_with_zip(session.binary), answer["executable"],
+                                       answer["stdlib_module"]),
     }
     return [_timed(makers[n])() for n in wanted], answer
 

@@ -454,3 +454,20 @@ def test_tls_material_is_a_real_chain(tmp_path, runner):
                                            "-x509_strict", "-purpose", "sslserver",
                                            tls["cert"]], capture=True)
     assert f"{tls['cert']}: OK" in verified.output
+
+
+def test_check_stdlib_one_file_and_tree(tmp_path):
+    exe = tmp_path / "python3.13"
+    exe.write_bytes(b"\x7fELF" + b"\0" * 64)
+    assert not V.ends_with_zip(exe)
+    import zipfile
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("json/__init__.py", "")
+    exe.write_bytes(exe.read_bytes() + archive.read_bytes())
+    assert V.ends_with_zip(exe)
+    assert V.check_stdlib(True, str(exe), f"{exe}/json/__init__.pyc").ok
+    bad = V.check_stdlib(True, str(exe), "/usr/lib/python3.13/json/__init__.py")
+    assert not bad.ok and "not from inside" in bad.detail
+    tree = V.check_stdlib(False, "/opt/p/bin/python3.13", "/opt/p/lib/python3.13/json/__init__.py")
+    assert tree.ok and "tree layout" in tree.detail
