@@ -1,0 +1,211 @@
+"""The upstream CPython git repository, as ``cpython-static rebase TAG`` needs it.
+
+One persistent bare mirror per source lives in the cache (``git/<sha256(url)[:16]>.git``).
+It only ever holds the tags asked for, each fetched alone and shallow (``--depth=1``): a
+release's tree is all a rebase needs, and CPython's full history is hundreds of MiB.  A tag
+the mirror already has is answered without contacting the source, so once fetched a
+release works offline.  Work happens in ``git worktree``s of the mirror: ordinary
+checkouts where commits can be made, sharing the mirror's objects.
+
+Every git command goes through the Runner, so each one has a log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+from .cache import Cache
+from .runner import Runner, StepFailed
+
+DEFAULT_UPSTREAM = "https://github.com/python/cpython.git"
+
+# CPython's release tags: v3.13.15, v3.14.0rc1, v3.14.0a7, and the old two-part v3.0, v2.7.
+# Anything else (a "..", a space, a leading "-" git would read as an option) is refused
+# before git ever sees it.
+TAG_RE = re.compile(r"v([0-9]+)\.([0-9]+)(?:\.([0-9]+))?(?:(a|b|rc)([0-9]+))?")  # ASCII digits only
+
+# What every git command runs with.  No prompt may wait for a password that nobody will
+# type; the system and user configuration stay out (a user's url.insteadOf, fetch.*,
+# commit.gpgSign … would change what we do).  Variables pointing git at another
+# repository (set when running inside a git hook, say) are removed.
+GIT_ENV: dict[str, str | None] = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    # A stalled transfer (under 1 KB/s for a minute) fails instead of hanging forever.
+    "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+    "GIT_HTTP_LOW_SPEED_TIME": "60",
+    "GIT_DIR": None,
+    "GIT_WORK_TREE": None,
+    "GIT_INDEX_FILE": None,
+    "GIT_COMMON_DIR": None,
+    "GIT_OBJECT_DIRECTORY": None,
+}
+
+# The identity commits in a worktree are made under, so they work where git has none.
+IDENTITY = {"user.name": "cpython-static", "user.email": "cpython-static@localhost"}
+
+LS_REMOTE_TIMEOUT = 120  # seconds: listing tags is one small round trip
+
+
+class UpstreamError(Exception):
+    pass
+
+
+def tag_version(tag: str) -> tuple[int, int, int, int, int] | None:
+    """A sort key for a release tag, or None for anything that is not one."""
+    m = TAG_RE.fullmatch(tag)
+    if not m:
+        return None
+    major, minor, micro, level, serial = m.groups()
+    # Pre-releases sort before the final release: a < b < rc < final.
+    rank = {"a": 0, "b": 1, "rc": 2, None: 3}[level]
+    return int(major), int(minor), int(micro or 0), rank, int(serial or 0)
+
+
+def check_tag(tag: str) -> str:
+    if tag_version(tag) is None:
+        raise UpstreamError(
+            f"{tag!r} is not a CPython release tag: expected the form v3.13.15 or v3.14.0rc1"
+        )
+    return tag
+
+
+def source_url(source: str) -> str:
+    """A URL for git: local paths become file:// URLs (git ignores --depth for plain paths)."""
+    # A URL, or scp-like [user@]host:path (git's own rule: a colon before any slash).
+    if "://" in source or re.match(r"^[^/]+:", source):
+        return source
+    return Path(source).expanduser().resolve().as_uri()
+
+
+def _git_error(exc: StepFailed) -> str:
+    """git's own words for what went wrong: its first fatal/error line (the later ones
+    are generic, "Could not read from remote repository")."""
+    lines = [line.strip() for line in exc.tail.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]  # not the log's header
+    wanted = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return wanted[0] if wanted else (lines or ["(no output)"])[-1]
+
+
+class Upstream:
+    """The CPython repository at ``source`` (URL or local path; default: the official one)."""
+
+    def __init__(self, cache: Cache, runner: Runner, source: str | None = None):
+        self.cache = cache
+        self.runner = runner
+        self.source = source or DEFAULT_UPSTREAM
+        self.url = source_url(self.source)
+        # Keyed by the URL, so "./cpython" and "/abs/cpython" share one mirror.
+        key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+        self.mirror = cache.root / "git" / f"{key}.git"
+        self._lock = f"git-{key}"
+
+    # -- plumbing -------------------------------------------------------------------------
+    def git(self, step: str, *args: str | Path, cwd: Path | None = None, **kw):
+        """Run ``git ARGS`` in ``cwd`` (default: the mirror) through the runner."""
+        return self.runner.run(step, ["git", *args], cwd=cwd or self.mirror, env=GIT_ENV, **kw)
+
+    def _ensure_mirror(self) -> None:
+        """Create the bare mirror on first use; built aside and renamed in, so a crash
+        never leaves a half-made one."""
+        if self.mirror.is_dir():
+            return
+        stage = self.cache.scratch("git-mirror")
+        try:
+            self.git("git init mirror", "init", "--bare", "--quiet", "--initial-branch=main", stage, cwd=stage)
+            self.git("git remote add", "remote", "add", "origin", self.url, cwd=stage)
+            # Only the tags we name: never the whole tag list.  Worktrees share this config:
+            # commits in them get an identity and no signing, on any machine.
+            settings = {"remote.origin.tagOpt": "--no-tags", **IDENTITY, "commit.gpgSign": "false"}
+            for name, value in settings.items():
+                self.git(f"git config {name}", "config", name, value, cwd=stage)
+            self.mirror.parent.mkdir(parents=True, exist_ok=True)
+            stage.rename(self.mirror)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+
+    def _local_commit(self, tag: str) -> str | None:
+        """The commit ``tag`` names in the mirror, or None if the mirror lacks it."""
+        if not self.mirror.is_dir():
+            return None
+        res = self.git(f"git rev-parse {tag}", "rev-parse", "--verify", "--quiet",
+                       f"refs/tags/{tag}^{{commit}}", capture=True, check=False)
+        return res.output.strip() if res.returncode == 0 else None
+
+    # -- the API --------------------------------------------------------------------------
+    def fetch(self, tag: str) -> str:
+        """Make sure the mirror has ``tag`` (fetching that tag alone, shallow); its commit sha."""
+        check_tag(tag)
+        if sha := self._local_commit(tag):
+            return sha
+        with self.cache.locked(self._lock):
+            if sha := self._local_commit(tag):  # another process fetched it meanwhile
+                return sha
+            self._ensure_mirror()
+            ref = f"refs/tags/{tag}"
+            try:
+                self.git(f"git fetch {tag}", "fetch", "--depth=1", "--no-tags", "--no-write-fetch-head",
+                         "origin", f"{ref}:{ref}")
+            except StepFailed as exc:
+                raise self._explain_fetch_failure(tag, exc) from None
+        sha = self._local_commit(tag)
+        if sha is None:  # a tag pointing at a tree or a blob: not a release
+            raise UpstreamError(f"tag {tag} of {self.source} does not name a commit")
+        return sha
+
+    def _explain_fetch_failure(self, tag: str, exc: StepFailed) -> UpstreamError:
+        """Tell an unreachable source from a missing tag: ask the source for its tag list."""
+        try:
+            listing = self.git("git ls-remote --tags", "ls-remote", "--tags", "origin",
+                               capture=True, timeout=LS_REMOTE_TIMEOUT)
+        except StepFailed as ls_exc:
+            return UpstreamError(
+                f"cannot reach the CPython repository {self.source}: {_git_error(ls_exc)}\n"
+                f"  (log: {ls_exc.log})\n"
+                f"  Name a reachable one with --upstream PATH|URL (a local clone of "
+                f"{DEFAULT_UPSTREAM} works offline)."
+            )
+        tags = {line.split("\t", 1)[1].removeprefix("refs/tags/").removesuffix("^{}")
+                for line in listing.output.splitlines() if "\t" in line}
+        if tag in tags:  # reachable and the tag is there: something else broke
+            return UpstreamError(f"fetching tag {tag} from {self.source} failed: {_git_error(exc)}\n"
+                                 f"  (log: {exc.log})")
+        hint = ""
+        if near := self._near_tags(tag, tags):
+            hint = f"\n  Tags there that look close: {', '.join(near)}"
+        return UpstreamError(f"tag {tag} does not exist in {self.source}{hint}")
+
+    @staticmethod
+    def _near_tags(tag: str, tags: set[str], count: int = 5) -> list[str]:
+        """The latest few releases of the same X.Y as ``tag``, else the latest few of all."""
+        releases = sorted((t for t in tags if tag_version(t)), key=tag_version)
+        same = [t for t in releases if tag_version(t)[:2] == tag_version(tag)[:2]]
+        return (same or releases)[-count:]
+
+    def add_worktree(self, tag: str, dest: Path) -> Path:
+        """A checkout of ``tag`` at ``dest`` (detached HEAD) where commits can be made."""
+        check_tag(tag)
+        dest = Path(dest)
+        if dest.exists() or dest.is_symlink():
+            raise UpstreamError(f"cannot check out {tag} at {dest}: it already exists")
+        dest = dest.resolve()
+        sha = self.fetch(tag)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with self.cache.locked(self._lock):
+            self.git(f"git worktree add {tag}", "worktree", "add", "--detach", "--quiet", dest, sha)
+        return dest
+
+    def remove_worktree(self, dest: Path) -> None:
+        """Delete the checkout at ``dest`` and forget it (local changes are discarded)."""
+        dest = Path(dest).resolve()
+        with self.cache.locked(self._lock):
+            if dest.exists():
+                self.git("git worktree remove", "worktree", "remove", "--force", dest)
+            # Also forgets a worktree whose directory someone deleted by hand.
+            self.git("git worktree prune", "worktree", "prune")
