@@ -24,7 +24,8 @@ compiled in) from sha256-pinned sources, and prove it is static and complete.
   cpython-static build                 # CPython {default} for x86_64-linux-musl, verified
   cpython-static build v3.13.5         # another release from the lock
   cpython-static build ~/src/cpython   # a CPython source tree (copied, never modified)
-  cpython-static verify dist/cpython-{default}-x86_64-linux-musl/bin/python3.13
+  cpython-static verify dist/cpython-{default}-x86_64-linux-musl/python3.13
+  cpython-static rebase v3.13.15       # carry patches/ onto a release: classify, regenerate, build
   cpython-static sources list          # what is pinned, from where
 
 Everything is cached under $CPYTHON_STATIC_CACHE (default ~/.cache/cpython-static), keyed
@@ -163,6 +164,48 @@ def cmd_bench(args) -> int:
     result = bench(binary.resolve(), against=args.against or None, runs=args.runs)
     print(json.dumps(result, indent=2) if args.json else render(result))
     return EXIT_OK
+
+
+# -- rebase ------------------------------------------------------------------------------
+def cmd_rebase(args) -> int:
+    from .rebase import Rebaser
+
+    if sum(bool(x) for x in (args.tag, args.cont, args.abort)) != 1:
+        raise UsageError("give exactly one of: a TAG (like v3.13.15), --continue, --abort")
+    reporter = Reporter(quiet=args.quiet)
+    cache = Cache(Path(args.cache).resolve() if args.cache else None)
+    log_dir = Path(args.log_dir).resolve() if args.log_dir else Path(args.results).resolve() / "logs" / _run_id("rebase")
+    runner = _runner(log_dir, reporter)
+    patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
+    if patches_dir is None and not args.abort:
+        raise UsageError("no patch series found: pass --patches DIR")
+    from .sources import Fetcher
+
+    rebaser = Rebaser(cache, runner, upstream_source=args.upstream, patches_dir=patches_dir or Path("."),
+                      results_dir=Path(args.results).resolve(), fetcher=Fetcher(cache, runner, mirror=args.mirror),
+                      jobs=args.jobs, progress=reporter.line)
+    if args.abort:
+        tag = rebaser.abort()
+        print(json.dumps({"aborted": tag}) if args.json else f"aborted the rebase onto {tag}; patches/ untouched")
+        return EXIT_OK
+    reporter.line(f"logs in {log_dir}")
+    report = rebaser.resume() if args.cont else rebaser.start(
+        args.tag, build=not args.no_build, allow_regen_drift=args.allow_regen_drift)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{'OK' if report['ok'] else 'FAILED'}: rebase onto {report['tag']}")
+        for p in report["patches"]:
+            print(f"  {p['name']}: {p['status']}" + (f" ({p['detail']})" if p["detail"] else ""))
+        regen = report["regen"] or {}
+        if regen:
+            print(f"  configure: autoconf {regen['autoconf']} ({regen['origin']}), fidelity "
+                  f"{'byte-identical' if regen['fidelity'] else 'DIFFERS'}")
+        print(f"  build: {report['build']}  verify: {report['verify']}")
+        if report["message"]:
+            print(f"  {report['message']}")
+        print(f"  report: {', '.join(report['results'])}")
+    return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
 # -- verify ------------------------------------------------------------------------------
@@ -309,6 +352,35 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--against", default="python3", help="the other interpreter (default python3 on PATH; '' for none)")
     bn.set_defaults(func=cmd_bench)
 
+    r = sub.add_parser(
+        "rebase", parents=[common, fetching], formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="carry the patch series onto a CPython release tag",
+        description="Check TAG out from upstream CPython (a cached, shallow git mirror), apply "
+                    "patches/ in order and classify each patch:\n"
+                    "  clean, offset, fuzz (how much; or a three-way merge against its Base),\n"
+                    "  upstream (TAG has it), not-applicable (TAG outside Python-Versions),\n"
+                    "  conflict (stop: resolve in the worktree, then --continue; or --abort).\n"
+                    "First proves that the exact autoconf TAG's configure names (built from a "
+                    "pinned source when the system's differs) regenerates pristine TAG byte for "
+                    "byte; regenerates configure when a patch changed its inputs; builds the "
+                    "rebased tree statically and verifies it.  Only when every step succeeded are "
+                    "the refreshed patches written back to patches/ (all at once).  A JSON report "
+                    "(--json) and a Markdown table go to --results.")
+    r.add_argument("tag", nargs="?", help="release tag, like v3.13.15")
+    r.add_argument("--continue", dest="cont", action="store_true",
+                   help="go on after resolving a conflict in the worktree")
+    r.add_argument("--abort", action="store_true", help="drop the rebase in progress (patches/ untouched)")
+    r.add_argument("--upstream", metavar="URL|PATH",
+                   help="CPython git repository: a URL or a local path (default: the official "
+                        "repository, https://github.com/python/cpython.git)")
+    r.add_argument("--patches", help="patch series directory (default: the project's patches/)")
+    r.add_argument("--no-build", action="store_true", help="skip the static build and its verification")
+    r.add_argument("--allow-regen-drift", action="store_true",
+                   help="go on even if regenerating pristine TAG does not reproduce its configure")
+    r.add_argument("--results", default="dist/rebase", help="where reports go (default dist/rebase)")
+    r.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the build")
+    r.set_defaults(func=cmd_rebase)
+
     s = sub.add_parser("sources", parents=[common, fetching], help="list or fetch the pinned sources",
                        description="`list` prints the lock; `fetch [NAME…]` puts sources into the cache "
                                    "(all when no name is given), trying every provider.")
@@ -326,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     from .sources import SourceError
     from .toolchain import ToolchainError
     from .verify import VerifyError
+    from .rebase import RebaseError
+    from .upstream import UpstreamError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -335,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
-    except (UsageError, VersionError, ToolchainError, VerifyError) as exc:
+    except (UsageError, VersionError, ToolchainError, VerifyError, RebaseError, UpstreamError) as exc:
         print(f"cpython-static: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (StepFailed, SourceError, RecipeError, PatchError, AutoconfError) as exc:

@@ -1,0 +1,122 @@
+"""The rebase engine's pure parts and its patch algebra, on real GNU patch runs in
+temporary trees (hypothesis generates the files and edits)."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cpython_static import patches, rebase
+from cpython_static.cache import Cache
+from cpython_static.runner import Runner
+
+SERIES = Path(__file__).resolve().parent.parent / "patches"
+
+HEADER = """Description: test patch
+Origin: vendor, cpython-static
+Forwarded: no
+Applied-Upstream: no
+Last-Update: 2026-01-01
+Python-Versions: >=3.11
+Base: v3.13.5
+
+"""
+
+
+@pytest.mark.parametrize("patch", patches.load_series(SERIES), ids=lambda p: p.name)
+def test_shipped_patches_are_already_normalized(patch):
+    """The write-back format is the series' own: normalizing changes nothing (and the
+    unidiff round trip is lossless)."""
+    assert rebase.normalize_diff(patch.diff) == patch.diff
+
+
+def test_context_width_is_kept():
+    by_name = {p.name: p for p in patches.load_series(SERIES)}
+    assert rebase._context_lines(by_name["0002-ctypes-importable-without-dlopen.patch"].diff) == 1
+    assert rebase._context_lines(by_name["0001-configure-add-disable-xxlimited-modules.patch"].diff) == 3
+
+
+def test_set_field_rewrites_one_line_only():
+    out = rebase._set_field(rebase._set_field(HEADER, "Base", "v3.13.15"), "Last-Update", "2026-11-23")
+    assert "Base: v3.13.15\n" in out and "Last-Update: 2026-11-23\n" in out
+    assert out.replace("v3.13.15", "v3.13.5").replace("2026-11-23", "2026-01-01") == HEADER
+    with pytest.raises(rebase.RebaseError):
+        rebase._set_field("Description: x\n", "Base", "v1.2.3")
+
+
+def test_markdown_report_names_every_status():
+    report = {"tag": "v3.13.15", "ok": False, "message": "stopped", "steps": {"fetch": 0.1},
+              "patches": [{"name": "a.patch", "status": "conflict", "detail": "x", "duration_s": 0.2}],
+              "regen": {"autoconf": "2.71", "origin": "system", "fidelity": True, "regenerated": False},
+              "build": {"ok": None, "skipped": True}, "verify": {"ok": None, "skipped": True}}
+    text = rebase.render_markdown(report)
+    assert "| a.patch | conflict | x | 0.2 |" in text and "byte-identical" in text
+    assert all(f"**{s}**" in text for s in rebase.STATUSES)
+
+
+# --------------------------------------------------------------- the patch algebra
+# Distinct lines: with repeated ones a hunk matches in several places and "where it
+# applies" is patch's choice, not a property of the edit.
+lines_strategy = st.lists(st.text(alphabet="abcdefgh xyz", min_size=1, max_size=12), min_size=8, max_size=40,
+                          unique=True)
+
+
+def _make_patch(tmp: Path, before: list[str], after: list[str], runner: Runner) -> patches.Patch:
+    (tmp / "a").mkdir(parents=True, exist_ok=True)
+    (tmp / "b").mkdir(parents=True, exist_ok=True)
+    (tmp / "a" / "f.txt").write_text("\n".join(before) + "\n")
+    (tmp / "b" / "f.txt").write_text("\n".join(after) + "\n")
+    res = runner.run("diff", ["diff", "-u", "a/f.txt", "b/f.txt"], cwd=tmp, capture=True, check=False)
+    diff = "".join(l for l in res.output.splitlines(keepends=True))
+    diff = "--- a/f.txt\n+++ b/f.txt\n" + diff.split("\n", 2)[2]
+    path = tmp / "t.patch"
+    path.write_text(HEADER + diff)
+    return patches.parse_patch(path)
+
+
+def _rebaser(tmp: Path) -> rebase.Rebaser:
+    return rebase.Rebaser(Cache(tmp / "cache"), Runner(tmp / "logs"), patches_dir=SERIES,
+                          results_dir=tmp / "results")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=lines_strategy, where=st.integers(min_value=3, max_value=7), inserted=st.integers(min_value=1, max_value=30))
+def test_unrelated_lines_above_make_an_offset(tmp_path_factory, lines, where, inserted):
+    # where >= 3: the hunk has its full leading context (a hunk at the top of a file has
+    # none and is anchored to line 1, so lines above it are a real conflict, not an offset)
+    tmp = tmp_path_factory.mktemp("alg")
+    runner = Runner(tmp / "logs")
+    after = lines[:where] + ["CHANGED LINE"] + lines[where + 1:]
+    if after == lines:
+        return
+    patch = _make_patch(tmp, lines, after, runner)
+    tree = tmp / "tree"
+    tree.mkdir()
+    # unrelated lines inserted above every hunk: only the position moves
+    (tree / "f.txt").write_text("\n".join([f"unrelated {i}" for i in range(inserted)] + lines) + "\n")
+    ok, fuzz, offset = _rebaser(tmp)._dry_run(patch, tree, fuzz=0)
+    assert ok and fuzz == 0 and offset == inserted
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=lines_strategy, where=st.integers(min_value=0, max_value=7))
+def test_apply_then_reverse_is_the_identity_and_reverse_means_upstream(tmp_path_factory, lines, where):
+    tmp = tmp_path_factory.mktemp("alg")
+    runner = Runner(tmp / "logs")
+    after = lines[:where] + ["CHANGED LINE"] + lines[where + 1:]
+    if after == lines:
+        return
+    patch = _make_patch(tmp, lines, after, runner)
+    tree = tmp / "tree"
+    tree.mkdir()
+    original = "\n".join(lines) + "\n"
+    (tree / "f.txt").write_text(original)
+    r = _rebaser(tmp)
+    r._patch(patch, tree, fuzz=0)
+    assert (tree / "f.txt").read_text() == "\n".join(after) + "\n"
+    # applied already: forward refuses, reverse applies — what `upstream` means
+    assert not r._dry_run(patch, tree, fuzz=0)[0]
+    assert r._dry_run(patch, tree, fuzz=0, reverse=True)[0]
+    patches.apply([patch], tree, runner, reverse=True)
+    assert (tree / "f.txt").read_text() == original
