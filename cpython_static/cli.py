@@ -190,7 +190,8 @@ def cmd_rebase(args) -> int:
         return EXIT_OK
     reporter.line(f"logs in {log_dir}")
     report = rebaser.resume() if args.cont else rebaser.start(
-        args.tag, build=not args.no_build, allow_regen_drift=args.allow_regen_drift)
+        args.tag, build=not args.no_build, allow_regen_drift=args.allow_regen_drift,
+        check_superseded=args.check_superseded or [])
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -377,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-build", action="store_true", help="skip the static build and its verification")
     r.add_argument("--allow-regen-drift", action="store_true",
                    help="go on even if regenerating pristine TAG does not reproduce its configure")
+    r.add_argument("--check-superseded", action="append", metavar="PATCH",
+                   help="prove by building whether TAG still needs PATCH: revert it, build and verify "
+                        "(one extra build each; repeatable); a patch TAG does without is reported "
+                        "`superseded` and not written back")
     r.add_argument("--results", default="dist/rebase", help="where reports go (default dist/rebase)")
     r.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the build")
     r.set_defaults(func=cmd_rebase)

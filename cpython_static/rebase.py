@@ -86,6 +86,7 @@ class State:
     worktree: str
     build: bool
     allow_regen_drift: bool
+    check_superseded: list[str] = field(default_factory=list)
     outcomes: list[dict] = field(default_factory=list)
     steps: dict[str, float] = field(default_factory=dict)
     regen: dict = field(default_factory=dict)
@@ -106,7 +107,8 @@ class Rebaser:
         self.state_file = self.workspace / "state.json"
 
     # ------------------------------------------------------------------ entry points
-    def start(self, tag: str, *, build: bool = True, allow_regen_drift: bool = False) -> dict:
+    def start(self, tag: str, *, build: bool = True, allow_regen_drift: bool = False,
+              check_superseded: list[str] = ()) -> dict:
         if not _TAG.match(tag):
             raise RebaseError(f"{tag!r} is not a CPython release tag (like v3.13.15 or v3.14.0rc1)")
         if self.state_file.exists():
@@ -115,11 +117,14 @@ class Rebaser:
                               "finish it with `cpython-static rebase --continue` or drop it with "
                               "`cpython-static rebase --abort`")
         series = patches.load_series(self.patches_dir)  # refuse a broken series before any work
+        unknown = sorted(set(check_superseded) - {p.name for p in series})
+        if unknown:
+            raise RebaseError(f"--check-superseded names no patch of the series: {', '.join(unknown)}")
         version = parse_release(tag)
         worktree = self.workspace / f"worktree-{tag}"
         shutil.rmtree(worktree, ignore_errors=True)
         st = State(tag, version, self.upstream_source, str(self.patches_dir), str(worktree),
-                   build, allow_regen_drift)
+                   build, allow_regen_drift, list(check_superseded))
         upstream = self._upstream()
         with self._step(st, "fetch"):
             upstream.fetch(tag)
@@ -209,6 +214,8 @@ class Rebaser:
             if not (build["ok"] and verify["ok"]):
                 return self._finish(st, ok=False, build=build, verify=verify,
                                     why="the rebased tree did not build and verify; patches/ is unchanged")
+        for name in st.check_superseded:
+            self._check_superseded(st, series, name)
         with self._step(st, "write patches"):
             written = self._write_back(st, series)
         return self._finish(st, ok=True, build=build, verify=verify, written=written)
@@ -317,7 +324,7 @@ class Rebaser:
                 "pyconfig_identical": result.pyconfig_identical, "detail": result.detail}
 
     # ------------------------------------------------------------------ build, verify
-    def _build_and_verify(self, st: State, worktree: Path) -> tuple[dict, dict]:
+    def _build_and_verify(self, st: State, worktree: Path, label: str = "") -> tuple[dict, dict]:
         from .cpython import CPythonBuilder, Request
         from .toolchain import DEFAULT_TARGET, make_toolchain
         from .verify import VerifyError, verify
@@ -331,7 +338,7 @@ class Rebaser:
             build = {"ok": True, "cached": built.reused, "binary": str(built.binary)}
         except (StepFailed, OSError, RuntimeError) as exc:
             build = {"ok": False, "error": str(exc).splitlines()[0]}
-        st.steps["build"] = round(time.monotonic() - started, 1)
+        st.steps[f"build {label}".strip()] = round(time.monotonic() - started, 1)
         if not build["ok"]:
             return build, {"ok": None, "skipped": True}
         started = time.monotonic()
@@ -340,8 +347,39 @@ class Rebaser:
             verify_result = {"ok": report.ok, "failed": [c.name for c in report.checks if not c.ok]}
         except VerifyError as exc:
             verify_result = {"ok": False, "error": str(exc)}
-        st.steps["verify"] = round(time.monotonic() - started, 1)
+        st.steps[f"verify {label}".strip()] = round(time.monotonic() - started, 1)
         return build, verify_result
+
+    def _check_superseded(self, st: State, series: list, name: str) -> None:
+        """Proof by building: revert the patch's commit, rebuild and verify; if TAG is
+        fine without it, it is superseded (and is not written back: drop it from the
+        series).  The worktree returns to the full series afterwards."""
+        outcome = next(o for o in st.outcomes if o["name"] == name)
+        if outcome["status"] not in APPLIED or not outcome["commit"]:
+            return
+        worktree = Path(st.worktree)
+        patch = next(p for p in series if p.name == name)
+        head = self._head(worktree)
+        started = time.monotonic()
+        try:
+            res = self.runner.run(f"revert {name}", ["git", "revert", "--no-edit", outcome["commit"]],
+                                  cwd=worktree, env=_GIT_ENV, capture=True, check=False)
+            if res.returncode != 0:
+                outcome["detail"] += "; cannot be reverted alone (later patches build on it)"
+                return
+            if _touches_configure_inputs(patch):
+                autoconf.regenerate(worktree, self.runner, autoconf=self._autoconf_choice(worktree).program)
+            build, verify = self._build_and_verify(st, worktree, label=f"without {name}")
+        finally:
+            self._git(worktree, "reset", "-q", "--hard", head)
+            self._git(worktree, "clean", "-q", "-fdx")
+        seconds = round(time.monotonic() - started, 1)
+        if build["ok"] and verify["ok"]:
+            outcome["status"] = "superseded"
+            outcome["detail"] = f"{st.tag} builds and verifies without it ({seconds} s)"
+        else:
+            why = build.get("error") or f"verify failed: {', '.join(verify.get('failed') or [verify.get('error', '?')])}"
+            outcome["detail"] = (outcome["detail"] + "; " if outcome["detail"] else "") + f"still needed: without it, {why}"
 
     # ------------------------------------------------------------------- write back
     def _write_back(self, st: State, series: list) -> list[str]:

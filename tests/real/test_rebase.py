@@ -147,3 +147,38 @@ def test_bad_tag_and_unknown_tag_are_clear(upstream_repo, tmp_path):
     res, _ = rebase(upstream_repo, series, tmp_path, "v3.13.99", "--no-build")
     assert res.returncode == 2 and "v3.13.99" in res.stderr and str(upstream_repo) in res.stderr
     assert _snapshot(series) == _snapshot(SERIES)
+
+
+NOOP = """Description: a patch TAG does not need (a note in the README)
+Origin: vendor, cpython-static
+Forwarded: not-needed
+Applied-Upstream: no
+Last-Update: 2026-01-01
+Python-Versions: >=3.13
+Base: v3.13.15
+
+--- a/README.rst
++++ b/README.rst
+@@ -1,3 +1,4 @@
+ This is Python version 3.13.15
+ ==============================
++(built by cpython-static)
+ 
+"""
+
+
+def test_superseded_is_proved_by_building(upstream_repo, tmp_path):
+    """Reverting the patch, the rebased tree must still build and verify: then it is
+    superseded, reported so, and not written back.  (The tree without it is the plain
+    0002 tree the v3.13.15 rebase above built, so the cache usually has it.)"""
+    series = _series_copy(tmp_path)
+    (series / "0003-readme-note.patch").write_text(NOOP)
+    with open(series / "series", "a") as f:
+        f.write("0003-readme-note.patch\n")
+    res, report = rebase(upstream_repo, series, tmp_path, "v3.13.15", "--no-build",
+                         "--check-superseded", "0003-readme-note.patch")
+    assert res.returncode == 0 and report["ok"], res.stderr[-3000:]
+    outcome = next(p for p in report["patches"] if p["name"] == "0003-readme-note.patch")
+    assert outcome["status"] == "superseded" and "builds and verifies without it" in outcome["detail"]
+    assert (series / "0003-readme-note.patch").read_text() == NOOP  # not refreshed: to be dropped
+    assert "Base: v3.13.15" in (series / P2).read_text()
