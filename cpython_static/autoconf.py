@@ -49,9 +49,9 @@ _BACKUP_SUFFIX = "~"  # autoheader's default with SIMPLE_BACKUP_SUFFIX unset
 _AUTOTOOLS_ENV = {name: None for name in _AUTOTOOLS_ENV_UNSET}
 
 _REBASE_HINT = (
-    "`cpython-static rebase` will build that exact autoconf from a pinned source;"
-    " until then, install it and pass it with `build --autoconf PATH`, or build with"
-    " --no-patches where the version table gives an equivalent without regeneration"
+    "leave out --autoconf and cpython-static uses the exact release (built from its pinned"
+    " source when the system's differs), or build with --no-regen where the version table"
+    " gives an equivalent without regeneration"
 )
 
 

@@ -318,9 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-regen", action="store_true",
                    help="never regenerate configure: leave out the patches whose configure change the "
                         "version table reaches with configure cache variables (no autoconf needed)")
-    b.add_argument("--autoconf", default="autoconf", metavar="PROGRAM",
+    b.add_argument("--autoconf", default=None, metavar="PROGRAM",
                    help="the autoconf to regenerate configure with after the patch series; it must be "
-                        "the release the shipped configure names (default: autoconf on PATH)")
+                        "the release the shipped configure names (default: the system's when it is "
+                        "exactly that release, else that release built from its pinned source)")
     b.add_argument("--no-verify", action="store_true", help="skip the verification of the result")
     b.add_argument("--no-strip", action="store_true",
                    help="keep symbols and debug information in dist/ (the cache always keeps them)")

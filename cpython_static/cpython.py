@@ -75,7 +75,7 @@ class BuiltPython:
 class CPythonBuilder:
     def __init__(self, cache: Cache, fetcher: Fetcher, lock: Lock, toolchain, runner: Runner,
                  patches_dir: Path | None, *, use_series: bool = True, jobs: int | None = None,
-                 autoconf_program: str = "autoconf", regenerate: bool = True, progress=None):
+                 autoconf_program: str | None = None, regenerate: bool = True, progress=None):
         self.cache, self.fetcher, self.lock = cache, fetcher, lock
         self.toolchain, self.runner = toolchain, runner
         self.patches_dir = patches_dir
@@ -163,7 +163,13 @@ class CPythonBuilder:
                 patches.apply(selected, src, self.runner)
                 # configure is generated: regenerate it whenever its inputs changed.
                 if any(_touches_configure(p) for p in selected):
-                    regenerated = autoconf.regenerate(src, self.runner, autoconf=self.autoconf_program)
+                    program = self.autoconf_program
+                    if program is None:  # the exact release, the system's or built from the lock
+                        from .autoconf_tool import autoconf_for
+
+                        program = autoconf_for(src, self.cache, self.fetcher, self.lock, self.runner,
+                                               progress=self.progress).program
+                    regenerated = autoconf.regenerate(src, self.runner, autoconf=program)
             env = self.toolchain.env([l.prefix for l in libs])
             env["LDFLAGS"] = " ".join([*self.toolchain.static_ldflags(), env["LDFLAGS"]]).strip()
             args = ["./configure", f"--prefix={INSTALL_PREFIX}", *self.toolchain.configure_args()]
