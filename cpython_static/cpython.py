@@ -250,6 +250,8 @@ def _tree_digest(tree: Path) -> str:
     for root, dirs, files in os.walk(tree):
         dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__", "build"))
         for f in sorted(files):
+            if f == ".git":  # a worktree's pointer to its repository: where, not what
+                continue
             p = Path(root) / f
             if p.is_file() and not p.is_symlink() and p.suffix not in (".o", ".a", ".pyc"):
                 entries.append((str(p.relative_to(tree)), sha256_file(p)))
