@@ -127,7 +127,7 @@ class CPythonBuilder:
         replaceable = {e.patch for e in get_series(version).by_patch if e.without}
         kept = [p for p in selected if p.name not in replaceable]
         for p in kept:
-            if _touches_configure(p):
+            if p.changes_configure_inputs:
                 raise VersionError(f"{p.name} changes configure.ac and has no configure cache "
                                    "variable equivalent: it needs regeneration (drop --no-regen)")
         return kept
@@ -162,7 +162,7 @@ class CPythonBuilder:
             if selected:
                 patches.apply(selected, src, self.runner)
                 # configure is generated: regenerate it whenever its inputs changed.
-                if any(_touches_configure(p) for p in selected):
+                if any(p.changes_configure_inputs for p in selected):
                     program = self.autoconf_program
                     if program is None:  # the exact release, the system's or built from the lock
                         from .autoconf_tool import autoconf_for
@@ -237,11 +237,6 @@ class CPythonBuilder:
                 raise VersionError(f"Modules/Setup.stdlib has no commented-out line for {module}; "
                                    "the setup_local table of versions.toml needs updating")
         (src / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n" + stdlib)
-
-
-def _touches_configure(patch) -> bool:
-    """Whether a patch changes an input of the generated configure."""
-    return any(f == "configure.ac" or f.endswith(".m4") for f in patch.files)
 
 
 def _tree_digest(tree: Path) -> str:

@@ -104,6 +104,11 @@ class Patch:
     # The unified diff exactly as in the file, from its first file header to the end.
     diff: str = ""
 
+    @property
+    def changes_configure_inputs(self) -> bool:
+        """Whether configure must be regenerated after this patch (configure.ac or m4)."""
+        return any(f == "configure.ac" or f.endswith(".m4") for f in self.files)
+
     def applies_to(self, version: str) -> bool:
         """Whether this patch belongs to the build of CPython ``version`` (like "3.11.2").
 

@@ -55,7 +55,7 @@ APPLIED = {"clean", "offset", "fuzz", "conflict"}
 
 _TAG = re.compile(r"^v\d+\.\d+\.\d+((a|b|rc)\d+)?$")
 _HUNK = re.compile(r"Hunk #\d+ succeeded at \d+(?: with fuzz (?P<fuzz>\d+))?(?: \(offset (?P<offset>-?\d+) lines?\))?")
-_PATCH_ENV = {name: None for name in ("POSIXLY_CORRECT", "PATCH_GET", "SIMPLE_BACKUP_SUFFIX", "VERSION_CONTROL")}
+_PATCH_ENV = {name: None for name in patches._PATCH_ENV_UNSET}
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_EDITOR": "true",
             "GIT_AUTHOR_NAME": "cpython-static", "GIT_AUTHOR_EMAIL": "cpython-static@localhost",
             "GIT_COMMITTER_NAME": "cpython-static", "GIT_COMMITTER_EMAIL": "cpython-static@localhost"}
@@ -198,7 +198,7 @@ class Rebaser:
                     "to drop this rebase (patches/ is untouched either way until the rebase completes)"))
             self._save(st)
         applied = [o for o in st.outcomes if o["status"] in APPLIED]
-        if any(_touches_configure_inputs(p) for p in series if p.name in {o["name"] for o in applied}):
+        if any(p.changes_configure_inputs for p in series if p.name in {o["name"] for o in applied}):
             with self._step(st, "regenerate"):
                 choice = self._autoconf_choice(worktree)
                 autoconf.regenerate(worktree, self.runner, autoconf=choice.program)
@@ -367,7 +367,7 @@ class Rebaser:
             if res.returncode != 0:
                 outcome["detail"] += "; cannot be reverted alone (later patches build on it)"
                 return
-            if _touches_configure_inputs(patch):
+            if patch.changes_configure_inputs:
                 autoconf.regenerate(worktree, self.runner, autoconf=self._autoconf_choice(worktree).program)
             build, verify = self._build_and_verify(st, worktree, label=f"without {name}")
         finally:
@@ -532,10 +532,6 @@ def _set_field(header: str, name: str, value: str) -> str:
     if not count:
         raise RebaseError(f"patch header has no {name} field")
     return new
-
-
-def _touches_configure_inputs(patch) -> bool:
-    return any(f == "configure.ac" or f.endswith(".m4") for f in patch.files)
 
 
 def render_markdown(report: dict) -> str:

@@ -75,6 +75,19 @@ def _make_patch(tmp: Path, before: list[str], after: list[str], runner: Runner) 
     return patches.parse_patch(path)
 
 
+def _one_line_edit(tmp_path_factory, lines: list[str], where: int):
+    """A patch changing line ``where`` of ``lines``, and an empty tree to apply it in;
+    None when the edit changes nothing."""
+    tmp = tmp_path_factory.mktemp("alg")
+    runner = Runner(tmp / "logs")
+    after = lines[:where] + ["CHANGED LINE"] + lines[where + 1:]
+    if after == lines:
+        return None
+    tree = tmp / "tree"
+    tree.mkdir()
+    return tmp, runner, _make_patch(tmp, lines, after, runner), tree, after
+
+
 def _rebaser(tmp: Path) -> rebase.Rebaser:
     return rebase.Rebaser(Cache(tmp / "cache"), Runner(tmp / "logs"), patches_dir=SERIES,
                           results_dir=tmp / "results")
@@ -85,14 +98,10 @@ def _rebaser(tmp: Path) -> rebase.Rebaser:
 def test_unrelated_lines_above_make_an_offset(tmp_path_factory, lines, where, inserted):
     # where >= 3: the hunk has its full leading context (a hunk at the top of a file has
     # none and is anchored to line 1, so lines above it are a real conflict, not an offset)
-    tmp = tmp_path_factory.mktemp("alg")
-    runner = Runner(tmp / "logs")
-    after = lines[:where] + ["CHANGED LINE"] + lines[where + 1:]
-    if after == lines:
+    edit = _one_line_edit(tmp_path_factory, lines, where)
+    if edit is None:
         return
-    patch = _make_patch(tmp, lines, after, runner)
-    tree = tmp / "tree"
-    tree.mkdir()
+    tmp, runner, patch, tree, after = edit
     # unrelated lines inserted above every hunk: only the position moves
     (tree / "f.txt").write_text("\n".join([f"unrelated {i}" for i in range(inserted)] + lines) + "\n")
     ok, fuzz, offset = _rebaser(tmp)._dry_run(patch, tree, fuzz=0)
@@ -102,14 +111,10 @@ def test_unrelated_lines_above_make_an_offset(tmp_path_factory, lines, where, in
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=lines_strategy, where=st.integers(min_value=0, max_value=7))
 def test_apply_then_reverse_is_the_identity_and_reverse_means_upstream(tmp_path_factory, lines, where):
-    tmp = tmp_path_factory.mktemp("alg")
-    runner = Runner(tmp / "logs")
-    after = lines[:where] + ["CHANGED LINE"] + lines[where + 1:]
-    if after == lines:
+    edit = _one_line_edit(tmp_path_factory, lines, where)
+    if edit is None:
         return
-    patch = _make_patch(tmp, lines, after, runner)
-    tree = tmp / "tree"
-    tree.mkdir()
+    tmp, runner, patch, tree, after = edit
     original = "\n".join(lines) + "\n"
     (tree / "f.txt").write_text(original)
     r = _rebaser(tmp)
