@@ -442,10 +442,10 @@ class Rebaser:
             "upstream": st.upstream or "default",
         }
         self.results_dir.mkdir(parents=True, exist_ok=True)
-        base = self.results_dir / st.tag
-        (base.with_suffix(".json")).write_text(json.dumps(report, indent=2) + "\n")
-        (base.with_suffix(".md")).write_text(render_markdown(report))
-        report["results"] = [str(base.with_suffix(".json")), str(base.with_suffix(".md"))]
+        as_json, as_md = self.results_dir / f"{st.tag}.json", self.results_dir / f"{st.tag}.md"
+        as_json.write_text(json.dumps(report, indent=2) + "\n")
+        as_md.write_text(render_markdown(report))
+        report["results"] = [str(as_json), str(as_md)]
         return report
 
     def _cleanup(self, st: State) -> None:
@@ -503,11 +503,15 @@ class Rebaser:
 # ---------------------------------------------------------------------- pure helpers
 def normalize_diff(text: str) -> str:
     """A unified diff as our patches carry it: per file only ``--- a/…``/``+++ b/…`` and
-    the hunks (no ``diff --git``/``index`` lines, which name blobs of one checkout)."""
+    the hunks (no ``diff --git``/``index`` lines, which name blobs of one checkout, and no
+    function names after ``@@``, which vary with the tool: a refresh changes only what
+    really changed)."""
     out = []
     for patched in PatchSet(text):
         out.append(f"--- {patched.source_file}\n+++ {patched.target_file}\n")
-        out.extend(str(hunk) for hunk in patched)
+        for hunk in patched:
+            hunk.section_header = ""
+            out.append(str(hunk))
     return "".join(out)
 
 

@@ -125,3 +125,9 @@ def test_apply_then_reverse_is_the_identity_and_reverse_means_upstream(tmp_path_
     assert r._dry_run(patch, tree, fuzz=0, reverse=True)[0]
     patches.apply([patch], tree, runner, reverse=True)
     assert (tree / "f.txt").read_text() == original
+
+
+def test_normalize_keeps_only_file_headers_and_hunks():
+    git_diff = ("diff --git a/x b/x\nindex 1111111..2222222 100644\n--- a/x\n+++ b/x\n"
+                "@@ -1,2 +1,2 @@ def f():\n a\n-b\n+c\n")
+    assert rebase.normalize_diff(git_diff) == "--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"

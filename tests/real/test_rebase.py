@@ -62,6 +62,7 @@ def test_rebase_classifies_regenerates_builds_and_refreshes(upstream_repo, tmp_p
             assert refreshed[name].base == tag
         else:
             assert (series / name).read_bytes() == (SERIES / name).read_bytes()
+    assert [Path(p).name for p in report["results"]] == [f"{tag}.json", f"{tag}.md"]
     md = Path(report["results"][1]).read_text()
     assert f"Rebase onto {tag}: ok" in md and "byte-identical" in md
 
