@@ -38,6 +38,7 @@ from unidiff import PatchSet
 from . import autoconf, patches
 from .cache import Cache
 from .runner import Runner, StepFailed
+from .upstream import GIT_ENV
 from .versions import parse_release
 
 # What each status means (the report's legend).
@@ -56,7 +57,9 @@ APPLIED = {"clean", "offset", "fuzz", "conflict"}
 _TAG = re.compile(r"^v\d+\.\d+\.\d+((a|b|rc)\d+)?$")
 _HUNK = re.compile(r"Hunk #\d+ succeeded at \d+(?: with fuzz (?P<fuzz>\d+))?(?: \(offset (?P<offset>-?\d+) lines?\))?")
 _PATCH_ENV = {name: None for name in patches._PATCH_ENV_UNSET}
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_EDITOR": "true",
+# upstream's isolated git environment, plus: no editor for merge messages, and a fixed
+# identity for the worktree's commits (they only carry the series' patches).
+_GIT_ENV = {**GIT_ENV, "GIT_EDITOR": "true",
             "GIT_AUTHOR_NAME": "cpython-static", "GIT_AUTHOR_EMAIL": "cpython-static@localhost",
             "GIT_COMMITTER_NAME": "cpython-static", "GIT_COMMITTER_EMAIL": "cpython-static@localhost"}
 MAX_FUZZ = 2  # GNU patch's default; more would let a hunk land on unrelated lines
