@@ -209,6 +209,27 @@ def cmd_rebase(args) -> int:
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
+# -- upstream, watch ---------------------------------------------------------------------
+# Each command's options and work live in its own module (add_arguments / run), so the
+# parser here only routes.
+def cmd_upstream_cpython(args) -> int:
+    from .cpython_pr import run
+
+    return run(args)
+
+
+def cmd_upstream_nixpkgs(args) -> int:
+    from .nixpkgs_commit import run
+
+    return run(args)
+
+
+def cmd_watch(args) -> int:
+    from .watch import run
+
+    return run(args)
+
+
 # -- verify ------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
     from .verify import verify
@@ -387,6 +408,35 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the build")
     r.set_defaults(func=cmd_rebase)
 
+    from . import cpython_pr, nixpkgs_commit, watch
+
+    u = sub.add_parser(
+        "upstream", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="turn the patch series into a CPython branch or a nixpkgs commit",
+        description="Prepare what upstream projects would merge, from patches/:\n"
+                    "  upstream cpython --repo PATH   a branch in a CPython clone: one commit per "
+                    "forwardable patch\n"
+                    "                                 (regenerated configure, NEWS entry, docs) and "
+                    "a PR title and body\n"
+                    "  upstream nixpkgs --nixpkgs PATH  a commit making pkgsStatic.python3 build "
+                    "its modules in\n"
+                    "Nothing leaves the machine unless --push is given.")
+    usub = u.add_subparsers(dest="project", metavar="PROJECT", required=True)
+    uc = usub.add_parser("cpython", parents=[common, fetching], formatter_class=argparse.RawDescriptionHelpFormatter,
+                         help="a ready branch in a CPython clone", description=cpython_pr.DESCRIPTION)
+    cpython_pr.add_arguments(uc)
+    uc.set_defaults(func=cmd_upstream_cpython)
+    un = usub.add_parser("nixpkgs", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+                         help="a ready commit in a nixpkgs checkout", description=nixpkgs_commit.DESCRIPTION)
+    nixpkgs_commit.add_arguments(un)
+    un.set_defaults(func=cmd_upstream_nixpkgs)
+
+    w = sub.add_parser("watch", parents=[common, fetching], formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="rebase, build and verify every new CPython release tag (for cron)",
+                       description=watch.DESCRIPTION)
+    watch.add_arguments(w)
+    w.set_defaults(func=cmd_watch)
+
     s = sub.add_parser("sources", parents=[common, fetching], help="list or fetch the pinned sources",
                        description="`list` prints the lock; `fetch [NAME…]` puts sources into the cache "
                                    "(all when no name is given), trying every provider.")
@@ -406,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     from .verify import VerifyError
     from .rebase import RebaseError
     from .upstream import UpstreamError
+    from .cpython_pr import CPythonPRError
+    from .nixpkgs_commit import NixpkgsError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -415,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
-    except (UsageError, VersionError, ToolchainError, VerifyError, RebaseError, UpstreamError) as exc:
+    except (UsageError, VersionError, ToolchainError, VerifyError, RebaseError, UpstreamError,
+            CPythonPRError, NixpkgsError) as exc:
         print(f"cpython-static: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (StepFailed, SourceError, RecipeError, PatchError, AutoconfError) as exc:

@@ -99,13 +99,14 @@ class State:
 class Rebaser:
     def __init__(self, cache: Cache, runner: Runner, *, upstream_source: str | None = None,
                  patches_dir: Path, results_dir: Path, fetcher=None, lock=None, jobs: int | None = None,
-                 progress=lambda msg: None):
+                 progress=lambda msg: None, target: str | None = None):
         self.cache, self.runner = cache, runner
         self.upstream_source = upstream_source
         self.patches_dir = Path(patches_dir).resolve()
         self.results_dir = Path(results_dir)
         self.fetcher, self.lock, self.jobs = fetcher, lock, jobs
         self.progress = progress
+        self.target = target
         self.workspace = cache.root / "rebase"
         self.state_file = self.workspace / "state.json"
 
@@ -314,44 +315,13 @@ class Rebaser:
         return autoconf_for(tree, self.cache, self._fetcher(), self._lock(), self.runner, progress=self.progress)
 
     def _fidelity(self, tree: Path) -> dict:
-        from .autoconf_tool import fidelity
-
-        choice = self._autoconf_choice(tree)
-        scratch = self.cache.scratch("fidelity")
-        try:
-            result = fidelity(tree, choice, self.runner, scratch)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return {"autoconf": choice.version, "origin": choice.origin, "fidelity": result.ok,
-                "configure_identical": result.configure_identical,
-                "pyconfig_identical": result.pyconfig_identical, "detail": result.detail}
+        return check_fidelity(tree, self.cache, self._fetcher(), self._lock(), self.runner, progress=self.progress)
 
     # ------------------------------------------------------------------ build, verify
     def _build_and_verify(self, st: State, worktree: Path, label: str = "") -> tuple[dict, dict]:
-        from .cpython import CPythonBuilder, Request
-        from .toolchain import DEFAULT_TARGET, make_toolchain
-        from .verify import VerifyError, verify
-
-        started = time.monotonic()
-        try:
-            toolchain = make_toolchain("zig", DEFAULT_TARGET, self.cache, self.runner)
-            builder = CPythonBuilder(self.cache, self._fetcher(), self._lock(), toolchain, self.runner,
-                                     None, use_series=False, jobs=self.jobs, progress=self.progress)
-            built = builder.build(Request(st.version, tree=worktree))
-            build = {"ok": True, "cached": built.reused, "binary": str(built.binary)}
-        except (StepFailed, OSError, RuntimeError) as exc:
-            build = {"ok": False, "error": str(exc).splitlines()[0]}
-        st.steps[f"build {label}".strip()] = round(time.monotonic() - started, 1)
-        if not build["ok"]:
-            return build, {"ok": None, "skipped": True}
-        started = time.monotonic()
-        try:
-            report = verify(built.binary, runner=self.runner, version=st.version, target=DEFAULT_TARGET)
-            verify_result = {"ok": report.ok, "failed": [c.name for c in report.checks if not c.ok]}
-        except VerifyError as exc:
-            verify_result = {"ok": False, "error": str(exc)}
-        st.steps[f"verify {label}".strip()] = round(time.monotonic() - started, 1)
-        return build, verify_result
+        return build_and_verify(worktree, st.version, self.cache, self._fetcher(), self._lock(), self.runner,
+                                target=self.target, jobs=self.jobs, progress=self.progress,
+                                steps=st.steps, label=label)
 
     def _check_superseded(self, st: State, series: list, name: str) -> None:
         """Proof by building: revert the patch's commit, rebuild and verify; if TAG is
@@ -501,6 +471,64 @@ class Rebaser:
 
             self.lock = load_lock()
         return self.lock
+
+
+# ------------------------------------------------- shared with `upstream` and `watch`
+def check_fidelity(tree: Path, cache: Cache, fetcher, lock, runner: Runner, *, progress=lambda msg: None) -> dict:
+    """Whether the exact autoconf ``tree``'s configure names (the system's, or one built
+    from the lock) regenerates the *unmodified* ``tree``'s configure and pyconfig.h.in
+    byte for byte.  Works on a copy of the inputs; ``tree`` is not touched."""
+    from .autoconf_tool import autoconf_for, fidelity
+
+    choice = autoconf_for(tree, cache, fetcher, lock, runner, progress=progress)
+    scratch = cache.scratch("fidelity")
+    try:
+        result = fidelity(tree, choice, runner, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"autoconf": choice.version, "origin": choice.origin, "fidelity": result.ok,
+            "configure_identical": result.configure_identical,
+            "pyconfig_identical": result.pyconfig_identical, "detail": result.detail}
+
+
+def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runner: Runner, *,
+                     target: str | None = None, jobs: int | None = None, progress=lambda msg: None,
+                     steps: dict | None = None, label: str = "") -> tuple[dict, dict]:
+    """Build the source ``tree`` (CPython ``version``, patched as it is: the series is not
+    applied again) statically for ``target`` through the cache, then ``verify`` it.
+
+    Returns (build, verify) result dicts; failures are results, not exceptions.  Durations
+    go into ``steps`` under "build LABEL" and "verify LABEL"."""
+    from .cpython import CPythonBuilder, Request
+    from .toolchain import DEFAULT_TARGET, make_toolchain
+    from .verify import VerifyError, verify
+
+    target = target or DEFAULT_TARGET
+    steps = {} if steps is None else steps
+    started = time.monotonic()
+    try:
+        toolchain = make_toolchain("zig", target, cache, runner)
+        builder = CPythonBuilder(cache, fetcher, lock, toolchain, runner,
+                                 None, use_series=False, jobs=jobs, progress=progress)
+        built = builder.build(Request(version, tree=tree))
+        build = {"ok": True, "cached": built.reused, "binary": str(built.binary), "target": target}
+    except (StepFailed, OSError, RuntimeError) as exc:
+        build = {"ok": False, "error": str(exc).splitlines()[0], "target": target}
+        log = getattr(exc, "log", None)
+        if log:
+            build["log"] = str(log)
+    steps[f"build {label}".strip()] = round(time.monotonic() - started, 1)
+    if not build["ok"]:
+        return build, {"ok": None, "skipped": True}
+    started = time.monotonic()
+    try:
+        report = verify(built.binary, runner=runner, version=version, target=target)
+        verify_result = {"ok": report.ok, "failed": [c.name for c in report.checks if not c.ok],
+                         "checks": len(report.checks)}
+    except VerifyError as exc:
+        verify_result = {"ok": False, "error": str(exc)}
+    steps[f"verify {label}".strip()] = round(time.monotonic() - started, 1)
+    return build, verify_result
 
 
 # ---------------------------------------------------------------------- pure helpers
