@@ -130,6 +130,31 @@ class Upstream:
             shutil.rmtree(stage, ignore_errors=True)
             raise
 
+    def _clear_stale_locks(self) -> None:
+        """git's own lock files left in the mirror by a git killed outright (kill -9 of a
+        cron run): with our lock held no git of ours is working in it, so they are stale,
+        and each would fail every later fetch ("shallow.lock: File exists")."""
+        for lock in [*self.mirror.glob("*.lock"), *(self.mirror / "refs").rglob("*.lock")]:
+            lock.unlink(missing_ok=True)
+
+    def _forget_stale_worktrees(self) -> None:
+        """Registrations of worktrees whose directory is gone.  `git worktree prune` keeps
+        the ones marked locked, and `git worktree add` marks its new worktree locked until
+        it is done: one killed outright leaves a registration that blocks every later add
+        at that path ("missing but locked worktree").  Adds happen under our lock, so with
+        it held such a registration is stale; this private mirror has no other locks."""
+        admin = self.mirror / "worktrees"
+        if not admin.is_dir():
+            return
+        for entry in admin.iterdir():
+            gitdir = entry / "gitdir"
+            try:
+                checkout = Path(gitdir.read_text().strip()).parent
+            except OSError:
+                checkout = None
+            if checkout is None or not checkout.exists():
+                shutil.rmtree(entry, ignore_errors=True)
+
     def _local_commit(self, tag: str) -> str | None:
         """The commit ``tag`` names in the mirror, or None if the mirror lacks it."""
         if not self.mirror.is_dir():
@@ -148,6 +173,7 @@ class Upstream:
             if sha := self._local_commit(tag):  # another process fetched it meanwhile
                 return sha
             self._ensure_mirror()
+            self._clear_stale_locks()
             ref = f"refs/tags/{tag}"
             try:
                 self.git(f"git fetch {tag}", "fetch", "--depth=1", "--no-tags", "--no-write-fetch-head",
@@ -198,6 +224,8 @@ class Upstream:
         sha = self.fetch(tag)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with self.cache.locked(self._lock):
+            self._clear_stale_locks()
+            self._forget_stale_worktrees()
             self.git(f"git worktree add {tag}", "worktree", "add", "--detach", "--quiet", dest, sha)
         return dest
 

@@ -5,6 +5,8 @@ Runs against ``upstream_repo`` (tests/conftest.py): a real git repository holdin
 """
 
 import re
+import shutil
+from pathlib import Path
 import tarfile
 
 import pytest
@@ -174,3 +176,34 @@ def test_sources_and_defaults(tmp_path, monkeypatch, cache, runner):
     # One mirror per repository however it is named; another repository, another mirror.
     assert Upstream(cache, runner, "cpython").mirror == Upstream(cache, runner, str(tmp_path / "cpython")).mirror
     assert Upstream(cache, runner, "other").mirror != Upstream(cache, runner, "cpython").mirror
+
+
+def test_stale_git_locks_of_a_killed_fetch_are_cleared(upstream_repo, cache, runner):
+    """kill -9 of a git fetch leaves shallow.lock (and ref locks) behind; with them git
+    refuses every later fetch.  Under the mirror's own lock they can only be stale."""
+    up = Upstream(cache, runner, str(upstream_repo))
+    up.fetch("v3.11.2")
+    (up.mirror / "shallow.lock").write_text("")
+    (up.mirror / "refs" / "tags" / "v3.13.5.lock").write_text("")
+    raw = runner.run("raw git fetch", ["git", "fetch", "--depth=1", "origin", "refs/tags/v3.13.5:refs/tags/v3.13.5"],
+                     cwd=up.mirror, env=GIT_ENV, capture=True, check=False)
+    assert raw.returncode != 0  # what git alone does with them
+    assert up.fetch("v3.13.5") == tag_commit(runner, upstream_repo, "v3.13.5")
+    assert not list(up.mirror.glob("*.lock")) and not list((up.mirror / "refs").rglob("*.lock"))
+
+
+def test_worktree_add_killed_midway_does_not_block_the_next(upstream_repo, cache, runner, tmp_path):
+    """`git worktree add` marks its worktree locked ("initializing") until it is done; a
+    kill -9 in between leaves a registration every later add at that path trips over."""
+    up = Upstream(cache, runner, str(upstream_repo))
+    dest = tmp_path / "wt"
+    up.add_worktree("v3.11.2", dest)
+    admin = next((up.mirror / "worktrees").iterdir())
+    (admin / "locked").write_text("initializing")  # what a killed add leaves, with its directory gone
+    shutil.rmtree(dest)
+    raw = runner.run("raw git worktree add", ["git", "worktree", "add", "--detach", str(dest), "v3.11.2"],
+                     cwd=up.mirror, env=GIT_ENV, capture=True, check=False)
+    assert raw.returncode != 0 and "locked" in raw.output + Path(raw.log).read_text()
+    assert up.add_worktree("v3.11.2", dest) == dest.resolve()
+    assert (dest / "Include" / "patchlevel.h").is_file()
+    up.remove_worktree(dest)
