@@ -92,7 +92,9 @@ class CPythonBuilder:
         selected = self._patches(request.version)
         build_python = self._build_python(request) if self.toolchain.cross else None
         if request.tree is not None:
-            source_id = {"tree": str(request.tree), "digest": _tree_digest(request.tree)}
+            # What the tree holds, not where: a copy is built, so the same tree elsewhere
+            # (a PR branch's worktree, say) is the same build.
+            source_id = {"digest": _tree_digest(request.tree)}
         else:
             src = self.lock.get("cpython", request.version)
             source_id = {"sha256": src.sha256}
@@ -239,11 +241,18 @@ class CPythonBuilder:
         (src / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n" + stdlib)
 
 
+# Not build inputs: configure, make and make install never read Doc/ (only the regen-*,
+# check-* and docclean targets do) nor Misc/NEWS.d/, so a tree differing there builds the same.
+_NOT_BUILD_INPUTS = ("Doc", "Misc/NEWS.d")
+
+
 def _tree_digest(tree: Path) -> str:
     """Digest of a source tree's build inputs, so an edited tree is rebuilt."""
     entries = []
     for root, dirs, files in os.walk(tree):
-        dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__", "build"))
+        rel = Path(root).relative_to(tree)
+        dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__", "build")
+                         and (rel / d).as_posix() not in _NOT_BUILD_INPUTS)
         for f in sorted(files):
             if f == ".git":  # a worktree's pointer to its repository: where, not what
                 continue

@@ -60,6 +60,17 @@ REQUIRED_HEADERS: dict[str, str] = {
     "Base": "the CPython tag the patch was last refreshed against, like v3.11.2",
 }
 
+# Optional fields of ours: what `cpython-static upstream cpython` needs to turn a patch
+# into a CPython commit.  A patch without them is valid; that command says which it lacks.
+OPTIONAL_HEADERS: dict[str, str] = {
+    "Upstream-Issue": "number of the CPython GitHub issue the upstream commit refers to (gh-N)",
+    "Upstream-Subject": "the upstream commit's subject, after 'gh-N: '",
+    "NEWS-Section": "blurb's Misc/NEWS.d section for the entry (Build, Library, ...)",
+    "NEWS-Entry": "the upstream NEWS entry (reST, one paragraph)",
+    "Configure-Doc": "Doc/using/configure.rst text for the configure option the patch adds (reST)",
+}
+_ISSUE = re.compile(r"^[1-9][0-9]*$")
+
 # "Nothing upstream yet" is a legitimate answer for this one, so it may be blank.
 _MAY_BE_EMPTY = {"Applied-Upstream"}
 
@@ -103,6 +114,7 @@ class Patch:
     headers: dict[str, str] = field(default_factory=dict)
     # The unified diff exactly as in the file, from its first file header to the end.
     diff: str = ""
+    upstream_issue: int | None = None  # the Upstream-Issue field, when there is one
 
     @property
     def changes_configure_inputs(self) -> bool:
@@ -380,6 +392,18 @@ def _build_patch(
     if _release(match["version"]) not in versions:
         raise PatchError(f"{path}: Base {base} is outside its own Python-Versions {spec!r}")
 
+    for field_name in OPTIONAL_HEADERS:
+        if field_name in headers and not headers[field_name].strip():
+            raise PatchError(
+                f"{path}: header field {field_name} is empty ({OPTIONAL_HEADERS[field_name]});"
+                " leave it out instead"
+            )
+    issue = headers.get("Upstream-Issue")
+    if issue is not None and not _ISSUE.match(issue):
+        raise PatchError(
+            f"{path}: Upstream-Issue {issue!r} is not {OPTIONAL_HEADERS['Upstream-Issue']}"
+        )
+
     return Patch(
         name=name,
         path=path,
@@ -393,4 +417,5 @@ def _build_patch(
         files=files,
         headers=headers,
         diff=diff,
+        upstream_issue=int(issue) if issue is not None else None,
     )

@@ -99,7 +99,7 @@ class State:
 class Rebaser:
     def __init__(self, cache: Cache, runner: Runner, *, upstream_source: str | None = None,
                  patches_dir: Path, results_dir: Path, fetcher=None, lock=None, jobs: int | None = None,
-                 progress=lambda msg: None, target: str | None = None):
+                 progress=lambda msg: None, target: str | None = None, workspace: Path | None = None):
         self.cache, self.runner = cache, runner
         self.upstream_source = upstream_source
         self.patches_dir = Path(patches_dir).resolve()
@@ -107,7 +107,8 @@ class Rebaser:
         self.fetcher, self.lock, self.jobs = fetcher, lock, jobs
         self.progress = progress
         self.target = target
-        self.workspace = cache.root / "rebase"
+        # One rebase at a time per workspace: `rebase` uses the cache's, `watch` its own.
+        self.workspace = Path(workspace) if workspace else cache.root / "rebase"
         self.state_file = self.workspace / "state.json"
 
     # ------------------------------------------------------------------ entry points
@@ -187,7 +188,7 @@ class Rebaser:
         worktree = Path(st.worktree)
         for patch in series[first:]:
             started = time.monotonic()
-            outcome = self._apply_one(patch, st, worktree)
+            outcome = self.apply_patch(patch, worktree, version=st.version, tag=st.tag)
             outcome.duration_s = round(time.monotonic() - started, 2)
             st.outcomes.append(asdict(outcome))
             st.steps[f"apply {patch.name}"] = outcome.duration_s
@@ -224,25 +225,27 @@ class Rebaser:
             written = self._write_back(st, series)
         return self._finish(st, ok=True, build=build, verify=verify, written=written)
 
-    def _apply_one(self, patch, st: State, worktree: Path) -> PatchOutcome:
-        if not patch.applies_to(st.version):
+    def apply_patch(self, patch, worktree: Path, *, version: str, tag: str) -> PatchOutcome:
+        """Apply ``patch`` to the git checkout ``worktree`` of CPython ``version`` (release
+        ``tag``), committing it when it applies, and classify it (see STATUSES)."""
+        if not patch.applies_to(version):
             return PatchOutcome(patch.name, "not-applicable",
-                                f"{st.version} is outside Python-Versions {patch.versions}")
+                                f"{version} is outside Python-Versions {patch.versions}")
         ok, fuzz, offset = self._dry_run(patch, worktree, fuzz=0)
         if ok:
             self._patch(patch, worktree, fuzz=0)
             status = "offset" if offset else "clean"
             return PatchOutcome(patch.name, status, f"{offset} lines" if offset else "", self._commit(worktree, patch))
         if self._dry_run(patch, worktree, fuzz=0, reverse=True)[0]:
-            return PatchOutcome(patch.name, "upstream", f"{st.tag} already has the change (it applies in reverse)")
+            return PatchOutcome(patch.name, "upstream", f"{tag} already has the change (it applies in reverse)")
         ok, fuzz, offset = self._dry_run(patch, worktree, fuzz=MAX_FUZZ)
         if ok:
             self._patch(patch, worktree, fuzz=MAX_FUZZ)
             detail = f"fuzz {fuzz}" + (f", offset {offset} lines" if offset else "")
             return PatchOutcome(patch.name, "fuzz", detail, self._commit(worktree, patch))
-        return self._three_way(patch, st, worktree)
+        return self._three_way(patch, worktree)
 
-    def _three_way(self, patch, st: State, worktree: Path) -> PatchOutcome:
+    def _three_way(self, patch, worktree: Path) -> PatchOutcome:
         """The patch applied to its own Base, then that commit cherry-picked onto TAG:
         git's three-way merge sees both sides' changes, not just the patch's context."""
         upstream = self._upstream()
