@@ -1,15 +1,575 @@
-"""(being written)"""
+"""`cpython-static watch`: every new CPython release tag rebased, regenerated, built and
+verified unattended, for cron, systemd timers and CI schedules.
 
-DESCRIPTION = "(being written)"
+One run:
+
+1. take the watch lock (beside the state file): a second run exits 2 at once;
+2. list upstream's tags without cloning (``git ls-remote --tags``) and keep the release
+   tags of the supported series (pre-releases only when asked);
+3. compare with the state file: a (tag, target) is done once a result is recorded for it;
+   an entry still marked ``running`` belongs to a run that died (the lock says no other run
+   is alive) and is retried;
+4. for each new (tag, target), oldest first, at most ``--max-tags`` tags: ``rebase`` onto it
+   (fidelity, classification, regeneration, static build, verify) against a *copy* of the
+   series (the watcher never rewrites patches/), record the result in the state file (one
+   atomic replace), and regenerate the status matrix (Markdown, JSON, HTML).  A failure also
+   writes a ready-to-file report: the tag, the failing step, its command and log's last lines.
+
+Exit codes a scheduler can act on: 0 nothing new or every new tag ok; 1 a new tag failed;
+2 the watcher itself could not run (lock held, upstream unreachable, bad state file).
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .cache import Cache
+from .runner import Runner, StepFailed, tail_of
+from .upstream import DEFAULT_UPSTREAM, GIT_ENV, LS_REMOTE_TIMEOUT, source_url, tag_version
+
+EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
+STATE_FORMAT = 1
+FAILURE_TAIL_LINES = 40
+SCHEDULE_DIR = Path(__file__).resolve().parent / "schedule"
+
+DESCRIPTION = """\
+For each CPython release tag upstream has and the state file has no result for (oldest
+first): rebase the patch series onto it, prove configure regeneration is byte-identical,
+regenerate, build statically and verify -- the whole `cpython-static rebase TAG` -- and
+record the result.  patches/ is never rewritten (the watcher works on a copy).
+
+  cpython-static watch                          # the official repository, x86_64
+  cpython-static watch --max-tags 1 --json      # bound one run's work
+  cpython-static watch --plan --json            # what a run would do (for CI matrices)
+  cpython-static watch --tag v3.13.15 --target aarch64-linux-musl
+  cpython-static watch --write-systemd /etc/systemd/system
+
+Safe from cron: a lock keeps runs from overlapping (the second exits 2); a tag whose run
+was interrupted (kill -9 included) is retried, never recorded as done; a second run with
+nothing new does nothing and says so.  After every tag the status matrix is rewritten:
+RESULTS/index.md, index.json and index.html (tag x target: patch statuses, regeneration
+fidelity, build, verify, duration); a failure also gets RESULTS/failures/TAG-TARGET.md,
+ready to file.
+
+Exit status: 0 nothing new, or every new tag ok; 1 a new tag failed; 2 the watcher could
+not run (another run holds the lock, upstream unreachable, bad state file).
+"""
 
 
 class WatchError(Exception):
-    pass
+    """The watcher itself cannot run (exit 2): lock held, upstream unreachable, bad state."""
 
 
-def add_arguments(parser) -> None:
-    pass
+# ------------------------------------------------------------------------- options
+def add_arguments(p) -> None:
+    from .toolchain import DEFAULT_TARGET, TARGETS
+
+    p.add_argument("--upstream", metavar="URL|PATH",
+                   help=f"CPython git repository to watch (default: the official one, {DEFAULT_UPSTREAM})")
+    p.add_argument("--state", default="dist/watch/state.json", metavar="FILE",
+                   help="what has been processed, and how it went (default dist/watch/state.json)")
+    p.add_argument("--results", metavar="DIR",
+                   help="status matrix, failure reports, rebase reports and logs "
+                        "(default: the state file's directory)")
+    p.add_argument("--target", action="append", metavar="TARGET",
+                   help=f"target to build for (repeatable; default {DEFAULT_TARGET}); one of: "
+                        f"{', '.join(sorted(TARGETS))}")
+    p.add_argument("--include-prereleases", action="store_true",
+                   help="also alphas, betas and release candidates (like v3.14.0rc1)")
+    p.add_argument("--max-tags", type=int, metavar="N",
+                   help="process at most N new tags this run (the rest wait for the next run)")
+    p.add_argument("--tag", action="append", metavar="TAG",
+                   help="consider only this tag (repeatable; still only when new, unless --retry)")
+    p.add_argument("--retry", action="store_true",
+                   help="process the selected tags again even if a result is recorded "
+                        "(with --tag, or for every failed one)")
+    p.add_argument("--plan", action="store_true",
+                   help="list the (tag, target) pairs a run would process, and stop (no lock, "
+                        "no state change; --json gives CI a matrix)")
+    p.add_argument("--merge", nargs="+", metavar="STATE",
+                   help="merge other runs' state files (say, one per CI matrix job) into --state "
+                        "and regenerate the matrix; upstream is not contacted")
+    p.add_argument("--write-systemd", metavar="DIR",
+                   help="write a systemd service and timer running this watch nightly into DIR, "
+                        "and stop")
+    p.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the builds")
 
 
+# ---------------------------------------------------------------------------- state
+def empty_state(upstream: str) -> dict:
+    return {"format": STATE_FORMAT, "upstream": upstream, "results": {}}
+
+
+def load_state(path: Path, upstream: str) -> dict:
+    """The state file, checked; a missing file is an empty state.  Anything unreadable is
+    a WatchError and the file is left exactly as it is (a person looks at it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return empty_state(upstream)
+    except OSError as exc:
+        raise WatchError(f"cannot read the state file {path}: {exc}") from exc
+    why = None
+    try:
+        state = json.loads(text)
+    except json.JSONDecodeError as exc:
+        state, why = None, f"not JSON ({exc})"
+    if why is None:
+        why = _state_problem(state)
+    if why:
+        raise WatchError(f"the state file {path} is not a watch state: {why}. It was left untouched; "
+                         "repair it, or move it aside to start afresh (every tag is then new again)")
+    return state
+
+
+def _state_problem(state) -> str | None:
+    if not isinstance(state, dict):
+        return "the top level is not an object"
+    if state.get("format") != STATE_FORMAT:
+        return f"format {state.get('format')!r}, expected {STATE_FORMAT}"
+    results = state.get("results")
+    if not isinstance(results, dict):
+        return "'results' is not an object"
+    for tag, by_target in results.items():
+        if tag_version(tag) is None:
+            return f"{tag!r} is not a release tag"
+        if not isinstance(by_target, dict):
+            return f"results for {tag} are not an object"
+        for target, entry in by_target.items():
+            if not isinstance(entry, dict) or entry.get("status") not in ("ok", "failed", "running"):
+                return f"the entry for {tag} {target} has no valid status"
+    return None
+
+
+def save_state(path: Path, state: dict) -> None:
+    """Written beside, flushed, then renamed over: a reader (or a kill -9) never sees half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(state, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def is_done(state: dict, tag: str, target: str) -> bool:
+    entry = state["results"].get(tag, {}).get(target)
+    return bool(entry) and entry["status"] in ("ok", "failed")
+
+
+# ----------------------------------------------------------------------------- lock
+@contextmanager
+def watch_lock(state_path: Path):
+    """An exclusive, non-blocking flock beside the state file, held for the whole run; the
+    kernel drops it when the process dies, so a killed run never leaves it stuck."""
+    lock_path = state_path.with_name(state_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(lock_path, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise WatchError(f"another watch run holds {lock_path} ({holder}); this run did nothing. "
+                             "Runs never overlap: let that one finish") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}, started {_now()}\n")
+        fh.flush()
+        yield lock_path
+    finally:
+        fh.close()
+
+
+# ----------------------------------------------------------------------------- tags
+def list_release_tags(source: str, runner: Runner, *, include_prereleases: bool,
+                      minimum: tuple[int, int]) -> list[str]:
+    """Release tags at ``source`` (no clone: one ls-remote round trip), oldest first."""
+    try:
+        res = runner.run("git ls-remote --tags", ["git", "ls-remote", "--tags", "--refs", source_url(source)],
+                         env=GIT_ENV, capture=True, timeout=LS_REMOTE_TIMEOUT)
+    except StepFailed as exc:
+        raise WatchError(f"cannot list the tags of {source}: {exc}") from exc
+    return select_tags(res.output, include_prereleases=include_prereleases, minimum=minimum)
+
+
+def select_tags(ls_remote_output: str, *, include_prereleases: bool, minimum: tuple[int, int]) -> list[str]:
+    tags = set()
+    for line in ls_remote_output.splitlines():
+        _, _, ref = line.partition("\t")
+        if not ref.startswith("refs/tags/"):
+            continue
+        tag = ref[len("refs/tags/"):]
+        key = tag_version(tag)
+        if key is None or key[:2] < minimum:
+            continue
+        if key[3] != 3 and not include_prereleases:  # rank 3 is a final release
+            continue
+        tags.add(tag)
+    return sorted(tags, key=tag_version)
+
+
+def minimum_series() -> tuple[int, int]:
+    """The oldest series the version table describes (3.11): older ones are not ours to watch."""
+    from .versions import supported_series
+
+    major, minor = supported_series()[0].split(".")
+    return int(major), int(minor)
+
+
+def plan(tags: list[str], state: dict, targets: list[str], *, only: list[str] | None,
+         retry: bool, max_tags: int | None) -> tuple[list[tuple[str, str]], list[dict]]:
+    """Which (tag, target) pairs this run processes, oldest first, and what it skips (why)."""
+    todo: list[tuple[str, str]] = []
+    skipped: list[dict] = []
+    chosen_tags: list[str] = []
+    wanted = set(only or ())
+    for tag in tags:
+        if only is not None and tag not in wanted:
+            continue
+        pending = []
+        for target in targets:
+            entry = state["results"].get(tag, {}).get(target)
+            if is_done(state, tag, target) and not (retry and (only is not None or entry["status"] == "failed")):
+                skipped.append({"tag": tag, "target": target, "reason": f"already processed ({entry['status']})"})
+            else:
+                pending.append(target)
+        if not pending:
+            continue
+        if max_tags is not None and len(chosen_tags) >= max_tags:
+            skipped += [{"tag": tag, "target": t, "reason": f"beyond --max-tags {max_tags}: next run"} for t in pending]
+            continue
+        chosen_tags.append(tag)
+        todo += [(tag, t) for t in pending]
+    if only is not None:
+        for tag in sorted(wanted - set(tags), key=lambda t: tag_version(t) or (0,)):
+            skipped.append({"tag": tag, "target": "*", "reason": "upstream has no such release tag (or it is "
+                                                                 "outside the watched range)"})
+    return todo, skipped
+
+
+# ------------------------------------------------------------------------ one tag
+class TagRun:
+    """Rebase + regenerate + build + verify one (tag, target); always returns an entry."""
+
+    def __init__(self, cache: Cache, runner: Runner, *, upstream: str | None, patches_dir: Path,
+                 results: Path, workspace: Path, fetcher=None, jobs: int | None = None, progress=print):
+        self.cache, self.runner, self.upstream = cache, runner, upstream
+        self.patches_dir, self.results, self.workspace = patches_dir, results, workspace
+        self.fetcher, self.jobs, self.progress = fetcher, jobs, progress
+
+    def __call__(self, tag: str, target: str, entry: dict) -> dict:
+        from .autoconf import AutoconfError
+        from .patches import PatchError
+        from .rebase import Rebaser, RebaseError
+        from .sources import SourceError
+        from .upstream import UpstreamError
+        from .versions import VersionError
+
+        started = time.monotonic()
+        series = self.workspace / f"series-{os.getpid()}"
+        shutil.rmtree(series, ignore_errors=True)
+        # A copy: the rebase refreshes the patches it applied, and the watcher must not.
+        shutil.copytree(self.patches_dir, series)
+        rebaser = Rebaser(self.cache, self.runner, upstream_source=self.upstream, patches_dir=series,
+                          results_dir=self.results / "rebase" / target, fetcher=self.fetcher, jobs=self.jobs,
+                          progress=self.progress, target=target, workspace=self.workspace / "rebase")
+        if rebaser.state_file.exists():  # left by a run that died (we hold the lock)
+            rebaser.abort()
+        report, failure = None, None
+        try:
+            report = rebaser.start(tag, build=True)
+            if report.get("worktree"):  # stopped at a conflict: nobody is here to resolve it
+                rebaser.abort()
+        except StepFailed as exc:
+            failure = {"step": exc.step, "message": str(exc).splitlines()[0], "log": str(exc.log)}
+        except (RebaseError, UpstreamError, PatchError, AutoconfError, SourceError, VersionError, OSError) as exc:
+            failure = {"step": _step_of(exc), "message": str(exc).splitlines()[0]}
+        finally:
+            if rebaser.state_file.exists():
+                rebaser.abort()
+            shutil.rmtree(series, ignore_errors=True)
+        entry = dict(entry)
+        entry.update(finished=_now(), duration_s=round(time.monotonic() - started, 1))
+        if report is not None:
+            entry.update(patches=report["patches"], regen=report["regen"], build=report["build"],
+                         verify=report["verify"], steps=report["steps"], rebase_report=report.get("results"))
+            if not report["ok"]:
+                failure = failing_step(report)
+        entry["status"] = "failed" if failure else "ok"
+        entry["failure"] = failure
+        return entry
+
+
+def failing_step(report: dict) -> dict:
+    """The first step of a failed rebase report, with its command's log when there is one."""
+    regen = report.get("regen") or {}
+    for p in report["patches"]:
+        if p["status"] == "conflict":
+            return {"step": f"apply {p['name']}", "message": f"{p['name']} conflicts: {p['detail']}. "
+                    f"Resolve it by hand with `cpython-static rebase {report['tag']}`"}
+    if regen and not regen.get("fidelity"):
+        return {"step": "fidelity", "message": f"regenerating pristine {report['tag']} with autoconf "
+                f"{regen.get('autoconf')} differs from the shipped files: {regen.get('detail')}"}
+    build, verify = report.get("build") or {}, report.get("verify") or {}
+    if build.get("ok") is False:
+        return {"step": "build", "message": build.get("error", "the build failed"), "log": build.get("log")}
+    if verify.get("ok") is False:
+        failed = ", ".join(verify.get("failed") or []) or verify.get("error", "")
+        return {"step": "verify", "message": f"verify failed: {failed}",
+                "command": f"cpython-static verify {build.get('binary', 'BINARY')}"}
+    return {"step": "rebase", "message": report.get("message") or "the rebase did not complete"}
+
+
+def _step_of(exc: Exception) -> str:
+    name = type(exc).__name__
+    return {"UpstreamError": "fetch", "AutoconfError": "regenerate", "PatchError": "series",
+            "SourceError": "sources", "VersionError": "version table"}.get(name, "rebase")
+
+
+# -------------------------------------------------------------------------- the run
 def run(args) -> int:
-    raise WatchError("not written yet")
+    from .cli import Reporter, _run_id, default_patches_dir
+
+    reporter = Reporter(quiet=args.quiet)
+    state_path = Path(args.state).resolve()
+    results = Path(args.results).resolve() if args.results else state_path.parent
+    try:
+        targets = _targets(args)
+        if args.write_systemd:
+            written = write_systemd(Path(args.write_systemd), args, state_path, results)
+            _emit(args, {"written": [str(p) for p in written]}, "\n".join(f"wrote {p}" for p in written))
+            return EXIT_OK
+        return _run(args, reporter, state_path, results, targets, _run_id, default_patches_dir)
+    except WatchError as exc:
+        print(f"cpython-static: error: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(exc), "processed": [], "skipped": []}, indent=2))
+        return EXIT_CANNOT_RUN
+
+
+def _targets(args) -> list[str]:
+    from .toolchain import DEFAULT_TARGET, TARGETS
+
+    targets = list(dict.fromkeys(args.target or [DEFAULT_TARGET]))
+    for t in targets:
+        if t not in TARGETS:
+            raise WatchError(f"unknown target {t!r}; one of: {', '.join(sorted(TARGETS))}")
+    if args.max_tags is not None and args.max_tags < 1:
+        raise WatchError("--max-tags must be at least 1")
+    return targets
+
+
+def _run(args, reporter, state_path: Path, results: Path, targets, run_id, default_patches_dir) -> int:
+    from . import status_matrix
+
+    upstream = args.upstream or DEFAULT_UPSTREAM
+    if args.merge:
+        with watch_lock(state_path):
+            state = load_state(state_path, upstream)
+            merged = merge_states(state, [Path(p) for p in args.merge], results)
+            save_state(state_path, state)
+            pages = status_matrix.write(results, state)
+        _emit(args, {"merged": merged, "state": str(state_path), "matrix": pages, "processed": [], "skipped": []},
+              f"merged {len(merged)} result(s) into {state_path}; matrix: {pages[0]}")
+        return EXIT_OK
+
+    log_dir = Path(args.log_dir).resolve() if args.log_dir else results / "logs" / run_id("watch")
+    runner = Runner(log_dir, on_step=reporter.step)
+    patches_dir = default_patches_dir()
+    if patches_dir is None:
+        raise WatchError("no patch series found beside the package (patches/)")
+
+    if args.plan:
+        state = load_state(state_path, upstream)
+        tags = list_release_tags(upstream, runner, include_prereleases=args.include_prereleases,
+                                 minimum=minimum_series())
+        todo, skipped = plan(tags, state, targets, only=args.tag, retry=args.retry, max_tags=args.max_tags)
+        out = {"plan": [{"tag": t, "target": g} for t, g in todo], "skipped": skipped, "processed": []}
+        _emit(args, out, "\n".join(f"would process {t} for {g}" for t, g in todo) or "nothing new")
+        return EXIT_OK
+
+    with watch_lock(state_path):
+        state = load_state(state_path, upstream)
+        reporter.line(f"logs in {log_dir}")
+        tags = list_release_tags(upstream, runner, include_prereleases=args.include_prereleases,
+                                 minimum=minimum_series())
+        todo, skipped = plan(tags, state, targets, only=args.tag, retry=args.retry, max_tags=args.max_tags)
+        processed, failures = [], []
+        from .cache import Cache
+        from .sources import Fetcher
+
+        cache = Cache(Path(args.cache).resolve() if args.cache else None)
+        # Per state file: two watchers with different state files never share a worktree.
+        key = hashlib.sha256(str(state_path).encode()).hexdigest()[:12]
+        workspace = cache.root / "watch" / key
+        workspace.mkdir(parents=True, exist_ok=True)
+        tag_run = TagRun(cache, runner, upstream=args.upstream, patches_dir=patches_dir, results=results,
+                         workspace=workspace, fetcher=Fetcher(cache, runner, mirror=args.mirror),
+                         jobs=args.jobs, progress=reporter.line)
+        for tag, target in todo:
+            previous = state["results"].get(tag, {}).get(target)
+            if previous and previous["status"] == "running":
+                reporter.line(f"{tag} {target}: retrying (a run started {previous.get('started')} did not finish)")
+            entry = {"status": "running", "started": _now(), "pid": os.getpid(), "host": socket.gethostname(),
+                     "series": series_digest(patches_dir)}
+            state["results"].setdefault(tag, {})[target] = entry
+            save_state(state_path, state)
+            reporter.line(f"{tag} {target}: rebase, regenerate, build, verify")
+            # Interrupted here (Ctrl-C, SIGTERM, kill -9), the entry stays "running": the
+            # next run retries this tag, and nothing is recorded as done.
+            entry = tag_run(tag, target, entry)
+            if entry["status"] == "failed":
+                report = status_matrix.write_failure(results, tag, target, entry)
+                entry["failure"]["report"] = str(report)
+                failures.append(str(report))
+            state["results"][tag][target] = entry
+            state["upstream"] = upstream
+            save_state(state_path, state)
+            pages = status_matrix.write(results, state)
+            processed.append({"tag": tag, "target": target, "ok": entry["status"] == "ok",
+                              "duration_s": entry["duration_s"],
+                              "failed_step": (entry["failure"] or {}).get("step")})
+            reporter.line(f"{tag} {target}: {entry['status']} ({entry['duration_s']} s)"
+                          + (f", failed at {entry['failure']['step']}" if entry["failure"] else ""))
+        if not processed:
+            pages = status_matrix.write(results, state)
+    ok = all(p["ok"] for p in processed)
+    out = {"processed": processed, "skipped": skipped, "failures": failures, "state": str(state_path),
+           "matrix": pages, "upstream": upstream, "logs": str(log_dir)}
+    if not processed:
+        out["message"] = "nothing new: every release tag in range already has a result"
+        human = f"nothing new at {upstream} ({len(tags)} release tags in range, all processed)"
+    else:
+        human = "\n".join(f"{p['tag']} {p['target']}: {'ok' if p['ok'] else 'FAILED at ' + p['failed_step']}"
+                          f" ({p['duration_s']} s)" for p in processed)
+        human += f"\nmatrix: {pages[0]}" + "".join(f"\nfailure report: {f}" for f in failures)
+        if any(s["reason"].startswith("beyond") for s in skipped):
+            human += f"\n{sum(s['reason'].startswith('beyond') for s in skipped)} more wait for the next run (--max-tags)"
+    _emit(args, out, human)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def merge_states(state: dict, others: list[Path], results: Path) -> list[dict]:
+    """Finished entries of other state files (CI matrix jobs) into ``state``; an entry
+    newer than ours (by finish time) wins; "running" entries are not results.  A failure
+    report found beside another state file is copied under ``results``."""
+    merged = []
+    for path in others:
+        other = load_state(path, state.get("upstream", DEFAULT_UPSTREAM))
+        for tag, by_target in other["results"].items():
+            for target, entry in by_target.items():
+                if entry["status"] == "running":
+                    continue
+                mine = state["results"].get(tag, {}).get(target)
+                if mine and mine["status"] != "running" and mine.get("finished", "") >= entry.get("finished", ""):
+                    continue
+                report = path.parent / "failures" / f"{tag}-{target}.md"
+                if entry.get("failure") and report.is_file():
+                    copy = results / "failures" / report.name
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    if copy.resolve() != report.resolve():
+                        shutil.copyfile(report, copy)
+                    entry["failure"]["report"] = str(copy)
+                state["results"].setdefault(tag, {})[target] = entry
+                merged.append({"tag": tag, "target": target, "status": entry["status"], "from": str(path)})
+    return merged
+
+
+def series_digest(patches_dir: Path) -> str:
+    """Which series a result was obtained with (the state says so beside the result)."""
+    h = hashlib.sha256()
+    for path in sorted(patches_dir.iterdir()):
+        if path.is_file():
+            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------- systemd
+def write_systemd(dest: Path, args, state_path: Path, results: Path) -> list[Path]:
+    """The service and timer from cpython_static/schedule/, filled with this machine's
+    paths; written beside, then renamed into ``dest``."""
+    exe = shutil.which("cpython-static")
+    command = [exe] if exe else [sys.executable, "-m", "cpython_static"]
+    extra = []
+    if args.upstream:
+        extra += ["--upstream", args.upstream]
+    for t in args.target or []:
+        extra += ["--target", t]
+    if args.max_tags:
+        extra += ["--max-tags", str(args.max_tags)]
+    if args.include_prereleases:
+        extra.append("--include-prereleases")
+    values = {
+        "EXEC": " ".join(_systemd_quote(a) for a in command),
+        "ARGS": " ".join(_systemd_quote(a) for a in extra),
+        "STATE": _systemd_quote(str(state_path)),
+        "RESULTS": _systemd_quote(str(results)),
+        "CACHE": _systemd_quote(str(Path(args.cache).resolve() if args.cache else Cache().root)),
+        "USER": _systemd_quote(getpass.getuser()),
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for template in sorted(SCHEDULE_DIR.glob("cpython-static-watch.*")):
+        text = template.read_text(encoding="utf-8")
+        for name, value in values.items():
+            text = text.replace(f" @{name}@\n", f" {value}\n" if value else "\n").replace(f"@{name}@", value)
+        if re.search(r"@[A-Z]+@", text):
+            raise WatchError(f"{template} has a placeholder this version does not fill")
+        out = dest / template.name
+        tmp = dest / f".{template.name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+        written.append(out)
+    return written
+
+
+def _systemd_quote(word: str) -> str:
+    # systemd's ExecStart= splits on whitespace and honours C-style double quotes; % starts a
+    # specifier and must be doubled.
+    word = word.replace("%", "%%")
+    if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", word):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -------------------------------------------------------------------------- helpers
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _emit(args, obj: dict, human: str) -> None:
+    print(json.dumps(obj, indent=2) if args.json else human)
+
+
+def failure_details(entry: dict) -> tuple[str | None, str | None, str]:
+    """(command, log, last lines) of a failed entry's failing step, read from its log."""
+    failure = entry.get("failure") or {}
+    log = failure.get("log")
+    command = failure.get("command")
+    tail = ""
+    if log and Path(log).is_file():
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("# command: "):
+                    command = command or line[len("# command: "):].strip()
+                    break
+        tail = tail_of(Path(log), FAILURE_TAIL_LINES)
+    return command, log, tail
