@@ -38,6 +38,9 @@ _PKG_CONFIG_REF = re.compile(r"\{(cflags|libs):([^}]+)\}")
 class Request:
     version: str
     tree: Path | None = None  # a user's source tree; None: the pinned release tarball
+    # Patches of the series the tree already carries (a rebase worktree, a PR branch), so
+    # configure gets the options they add (versions.toml by_patch `with`), not stand-ins.
+    applied: tuple[str, ...] = ()
 
 
 def resolve_request(what: str, lock: Lock) -> Request:
@@ -103,6 +106,7 @@ class CPythonBuilder:
             "version": request.version,
             "source": source_id,
             "patches": [(p.name, p.path.read_text()) for p in selected],
+            "applied": sorted(request.applied),
             "series": repr(series),
             "toolchain": self.toolchain.identity(),
             "libs": {l.recipe.name: l.key for l in libs},
@@ -183,7 +187,7 @@ class CPythonBuilder:
             if build_python is not None:
                 args += [f"--with-build-python={build_python.binary}"]
                 args += [a.value for a in series.cross_cache_vars]
-            args += [a.value for a in series.patch_args({p.name for p in selected})]
+            args += [a.value for a in series.patch_args({p.name for p in selected} | set(request.applied))]
             self.runner.run("cpython:configure", args, cwd=src, env=env)
             if series.setup_local:
                 self._write_setup_local(series.setup_local, src, env)

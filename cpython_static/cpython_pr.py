@@ -525,7 +525,7 @@ class BranchMaker:
                 raise _Failed("regenerating the branch's configure.ac does not reproduce its committed "
                               f"configure ({branch_fidelity['detail']}); no branch was made")
         if build:
-            evidence["build"], evidence["verify"] = self._build(tree, version)
+            evidence["build"], evidence["verify"] = self._build(tree, version, tuple(c.patch for c in commits))
             if not (evidence["build"]["ok"] and evidence["verify"]["ok"]):
                 why = evidence["build"].get("error") or (
                     "verify failed: " + ", ".join(evidence["verify"].get("failed") or [evidence["verify"].get("error", "?")]))
@@ -617,11 +617,12 @@ class BranchMaker:
 
         return autoconf_for(tree, self.cache, self.fetcher(), self.lock(), self.runner, progress=self.progress)
 
-    def _build(self, tree: Path, version: str) -> tuple[dict, dict]:
+    def _build(self, tree: Path, version: str, applied: tuple[str, ...]) -> tuple[dict, dict]:
         from .rebase import build_and_verify
 
+        # applied: the build passes the options these patches add (versions.toml by_patch).
         build, verify = build_and_verify(tree, version, self.cache, self.fetcher(), self.lock(), self.runner,
-                                         target=self.target, jobs=self.jobs, progress=self.progress,
+                                         applied=applied, target=self.target, jobs=self.jobs, progress=self.progress,
                                          steps=self.steps, label="of the branch")
         if build["ok"]:
             binary = Path(build["binary"])

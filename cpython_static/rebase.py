@@ -321,9 +321,11 @@ class Rebaser:
         return check_fidelity(tree, self.cache, self._fetcher(), self._lock(), self.runner, progress=self.progress)
 
     # ------------------------------------------------------------------ build, verify
-    def _build_and_verify(self, st: State, worktree: Path, label: str = "") -> tuple[dict, dict]:
+    def _build_and_verify(self, st: State, worktree: Path, label: str = "",
+                          without: str | None = None) -> tuple[dict, dict]:
+        applied = tuple(o["name"] for o in st.outcomes if o["status"] in APPLIED and o["name"] != without)
         return build_and_verify(worktree, st.version, self.cache, self._fetcher(), self._lock(), self.runner,
-                                target=self.target, jobs=self.jobs, progress=self.progress,
+                                applied=applied, target=self.target, jobs=self.jobs, progress=self.progress,
                                 steps=st.steps, label=label)
 
     def _check_superseded(self, st: State, series: list, name: str) -> None:
@@ -345,7 +347,7 @@ class Rebaser:
                 return
             if patch.changes_configure_inputs:
                 autoconf.regenerate(worktree, self.runner, autoconf=self._autoconf_choice(worktree).program)
-            build, verify = self._build_and_verify(st, worktree, label=f"without {name}")
+            build, verify = self._build_and_verify(st, worktree, label=f"without {name}", without=name)
         finally:
             self._git(worktree, "reset", "-q", "--hard", head)
             self._git(worktree, "clean", "-q", "-fdx")
@@ -495,10 +497,11 @@ def check_fidelity(tree: Path, cache: Cache, fetcher, lock, runner: Runner, *, p
 
 
 def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runner: Runner, *,
-                     target: str | None = None, jobs: int | None = None, progress=lambda msg: None,
-                     steps: dict | None = None, label: str = "") -> tuple[dict, dict]:
+                     applied: tuple[str, ...] = (), target: str | None = None, jobs: int | None = None,
+                     progress=lambda msg: None, steps: dict | None = None, label: str = "") -> tuple[dict, dict]:
     """Build the source ``tree`` (CPython ``version``, patched as it is: the series is not
-    applied again) statically for ``target`` through the cache, then ``verify`` it.
+    applied again; ``applied`` names the series' patches it carries, whose configure
+    options are then passed) statically for ``target`` through the cache, then ``verify`` it.
 
     Returns (build, verify) result dicts; failures are results, not exceptions.  Durations
     go into ``steps`` under "build LABEL" and "verify LABEL"."""
@@ -513,7 +516,7 @@ def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runn
         toolchain = make_toolchain("zig", target, cache, runner)
         builder = CPythonBuilder(cache, fetcher, lock, toolchain, runner,
                                  None, use_series=False, jobs=jobs, progress=progress)
-        built = builder.build(Request(version, tree=tree))
+        built = builder.build(Request(version, tree=tree, applied=tuple(applied)))
         build = {"ok": True, "cached": built.reused, "binary": str(built.binary), "target": target}
     except (StepFailed, OSError, RuntimeError) as exc:
         build = {"ok": False, "error": str(exc).splitlines()[0], "target": target}

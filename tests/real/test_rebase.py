@@ -55,6 +55,10 @@ def test_rebase_classifies_regenerates_builds_and_refreshes(upstream_repo, tmp_p
     assert regen["autoconf"] == ("2.69" if tag == "v3.11.2" else "2.71")
     assert regen["regenerated"] is (tag == "v3.11.2")  # only 0001 touches configure.ac
     assert report["build"]["ok"] and report["verify"]["ok"], (report["build"], report["verify"])
+    # the build passed the options the applied patches add (0001's, on 3.11), no stand-ins
+    args = json.loads((Path(report["build"]["binary"]).parents[2] / "manifest.json").read_text())["configure_args"]
+    assert ("--disable-xxlimited-modules" in args) is (tag == "v3.11.2")
+    assert not any(a.startswith("py_cv_module_xxlimited") for a in args)
     # the refreshed series: applied patches now name TAG as their base and still load
     refreshed = {p.name: p for p in patches.load_series(series)}
     for name, status in statuses.items():

@@ -126,6 +126,10 @@ def test_branch_for_v3_11_2_is_built_verified_and_reproducible(clone, tmp_path):
     build, verify = report["evidence"]["build"], report["evidence"]["verify"]
     assert build["ok"] and verify["ok"], (build, verify)
     assert build["modules"] > 50 and build["size_bytes"] > 10_000_000
+    # ... which exercised the option the branch adds, not the cache-variable stand-in
+    assert "--disable-xxlimited-modules" in build["configure_args"], build["configure_args"]
+    assert not any(a.startswith("py_cv_module_xxlimited") for a in build["configure_args"])
+    assert "did not pass" not in report["pr"]["body"]
 
     # The PR text says what was done and what was proven.
     pr = report["pr"]
