@@ -142,7 +142,7 @@ def render_failure(tag: str, target: str, entry: dict) -> str:
     from .watch import failure_details
 
     failure = entry.get("failure") or {}
-    command, log, tail = failure_details(entry)
+    command, log, errors, tail = failure_details(entry)
     lines = [f"# Static build of CPython {tag} fails at {failure.get('step', '?')} ({target})", "",
              f"- tag: `{tag}`", f"- target: `{target}`", f"- failing step: **{failure.get('step', '?')}**",
              f"- what happened: {failure.get('message', '?')}"]
@@ -157,10 +157,12 @@ def render_failure(tag: str, target: str, entry: dict) -> str:
     if regen:
         lines += ["", f"Configure regeneration: {_fidelity(regen)}"
                       + (f" ({regen['detail']})" if regen.get("detail") else "")]
+    if errors:
+        lines += ["", "Error lines in the log:", "", "```", *errors, "```"]
     if tail:
-        lines += ["", f"Last lines of the log:", "", "```", tail, "```"]
-    lines += ["", f"Reproduce: `cpython-static rebase {tag}`"
-                  + (f" (and `cpython-static build` with `--target {target}`)" if target else ""), ""]
+        lines += ["", "Last lines of the log (long lines shortened to their ends):", "", "```", tail, "```"]
+    lines += ["", f"Reproduce: `cpython-static watch --tag {tag} --target {target} --retry` with this "
+                  f"watcher's `--upstream` and `--state`, or `cpython-static rebase {tag}`.", ""]
     return "\n".join(lines)
 
 

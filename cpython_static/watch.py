@@ -559,11 +559,17 @@ def _emit(args, obj: dict, human: str) -> None:
     print(json.dumps(obj, indent=2) if args.json else human)
 
 
-def failure_details(entry: dict) -> tuple[str | None, str | None, str]:
-    """(command, log, last lines) of a failed entry's failing step, read from its log."""
+# Diagnostics, not the compiler command lines that merely carry -Werror=… flags.
+_ERROR_LINE = re.compile(r"(\berror:|\bError \d+|\*\*\*|No rule to make target|undefined reference|cannot find -l)")
+LONG_LINE = 300  # compiler command lines run to kilobytes; the report shows their ends
+
+
+def failure_details(entry: dict) -> tuple[str | None, str | None, list[str], str]:
+    """(command, log, error lines, last lines) of a failed entry's failing step, from its log."""
     failure = entry.get("failure") or {}
     log = failure.get("log")
     command = failure.get("command")
+    errors: list[str] = []
     tail = ""
     if log and Path(log).is_file():
         with open(log, encoding="utf-8", errors="replace") as fh:
@@ -571,5 +577,11 @@ def failure_details(entry: dict) -> tuple[str | None, str | None, str]:
                 if line.startswith("# command: "):
                     command = command or line[len("# command: "):].strip()
                     break
-        tail = tail_of(Path(log), FAILURE_TAIL_LINES)
-    return command, log, tail
+        lines = tail_of(Path(log), 2000).splitlines()
+        errors = list(dict.fromkeys(_clip(l) for l in lines if _ERROR_LINE.search(l) and not l.startswith("#")))[-10:]
+        tail = "\n".join(_clip(l) for l in lines[-FAILURE_TAIL_LINES:])
+    return command, log, errors, tail
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= LONG_LINE else f"[{len(line) - LONG_LINE} chars] …" + line[-LONG_LINE:]

@@ -3,6 +3,7 @@ the matrix pages, failure reports, the systemd units (systemd-analyze) and the G
 workflow (actionlint).  The real runs against a local upstream are in tests/real/test_watch.py."""
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -225,12 +226,18 @@ def test_matrix_newest_first_all_three_formats(tmp_path):
 def test_failure_report_names_step_command_and_log_tail(tmp_path):
     log = tmp_path / "042-make.log"
     log.write_text("# step: make\n# cwd: /x\n# command: make -j2 all\n# ---- output ----\n"
-                   + "".join(f"line {i}\n" for i in range(100)) + "Error 2\n")
+                   + "cc -Werror=date-time -c a.c\nb.c:3:1: error: expected ';'\n"
+                   + "".join(f"line {i}\n" for i in range(100)) + "cc " + "-I/x " * 500 + "-c z.c\n"
+                   + "make: *** [Makefile:9: z.o] Error 2\n")
     entry = _entry("failed", failure={"step": "build", "message": "step 'make' failed (exit status 2)", "log": str(log)})
     report = status_matrix.write_failure(tmp_path, "v3.14.0", T64, entry).read_text()
     assert report.startswith(f"# Static build of CPython v3.14.0 fails at build ({T64})")
     assert "- command: `make -j2 all`" in report and str(log) in report
     assert "Error 2" in report and "line 99" in report and "line 10\n" not in report  # the tail only
+    errors = report.split("Error lines in the log:", 1)[1].split("```")[1]
+    assert errors.strip().splitlines() == ["b.c:3:1: error: expected ';'", "make: *** [Makefile:9: z.o] Error 2"]
+    assert max(len(line) for line in report.splitlines()) < 400  # a 2,500-character command line shortened
+    assert re.search(r"\[\d+ chars\] …[-I/x ]+-c z.c\n", report) and report.count("-c z.c") == 1
     assert "cpython-static rebase v3.14.0" in report
 
 

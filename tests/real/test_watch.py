@@ -163,7 +163,8 @@ def test_a_failing_tag_exits_1_with_a_ready_report(upstream_repo, tmp_path):
     report = Path(out["failures"][0])
     text = report.read_text()
     assert "fails at build" in text and "v3.13.15" in text
-    assert "no_such_file" in text  # the log's last lines name the cause
+    errors = text.split("Error lines in the log:", 1)[1].split("```")[1]
+    assert "No rule to make target 'Modules/no_such_file.c'" in errors  # the cause, up front
     assert "- command: `" in text
     assert json.loads(state.read_text())["results"]["v3.13.15"][T64]["status"] == "failed"
     # recorded as done: the next run does not build it again
