@@ -38,7 +38,7 @@ from pathlib import Path
 from . import __version__, autoconf, patches
 from .cache import Cache
 from .runner import Runner, StepFailed
-from .upstream import GIT_ENV
+from .upstream import GIT_ENV, USER_GIT_ENV
 
 DESCRIPTION = """\
 In the CPython clone REPO, create a branch (default static-build-BASE) off BASE with one
@@ -465,7 +465,7 @@ class BranchMaker:
     def _identity(self, repo: Path) -> dict:
         """The user's git identity as their git would use it (global config included)."""
         def get(key):
-            res = self._git(repo, "config", "--get", key, capture=True, check=False, env=_USER_GIT_ENV,
+            res = self._git(repo, "config", "--get", key, capture=True, check=False, env=USER_GIT_ENV,
                             step=f"git config {key}")
             return res.output.strip() if res.returncode == 0 else ""
 
@@ -600,7 +600,7 @@ class BranchMaker:
                 # The user's own git configuration applies here (credential helpers,
                 # url.insteadOf for their fork); prompts stay off.
                 self._git(repo, "push", "--quiet", "--", remote, f"refs/heads/{branch}:refs/heads/{branch}",
-                          env=_USER_GIT_ENV, step=f"git push {remote} {branch}")
+                          env=USER_GIT_ENV, step=f"git push {remote} {branch}")
             except StepFailed as exc:
                 raise _Failed(f"branch {branch} was created in {repo}, but pushing it to {remote} failed "
                               f"(log: {exc.log}); push it yourself: git push {remote} {branch}") from exc
@@ -710,8 +710,6 @@ class BranchMaker:
 # no editor (every message is given), and no opportunistic index refresh: `git status`
 # would otherwise rewrite the user's index file while only reading it.
 _GIT_ENV = {**GIT_ENV, "GIT_EDITOR": "true", "GIT_OPTIONAL_LOCKS": "0"}
-# For the two things that are the user's own business: their identity and their push.
-_USER_GIT_ENV = {"GIT_CONFIG_NOSYSTEM": None, "GIT_CONFIG_GLOBAL": None}
 
 
 def default_branch_name(base: str) -> str:

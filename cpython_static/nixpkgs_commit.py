@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .runner import Runner, StepFailed
-from .upstream import GIT_ENV, IDENTITY
+from .upstream import GIT_ENV, IDENTITY, USER_GIT_ENV
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "upstream" / "nixpkgs"
 SPEC_FILE = DATA_DIR / "configure-flags.toml"
@@ -485,7 +485,7 @@ class Nixpkgs:
     def identity(self) -> tuple[str, str] | None:
         """The user's git identity as git itself would pick it (the checkout's config, then
         the user's global one): the commit is theirs to submit."""
-        env = {"GIT_CONFIG_GLOBAL": None, "GIT_CONFIG_NOSYSTEM": None}
+        env = USER_GIT_ENV
         name = self.git("git config user.name", "config", "--get", "user.name", env=env, check=False)
         email = self.git("git config user.email", "config", "--get", "user.email", env=env, check=False)
         if name.returncode or email.returncode or not name.output.strip() or not email.output.strip():
@@ -522,7 +522,7 @@ class Nixpkgs:
             raise NixpkgsError(f"--push {remote!r}: not a remote")
         # The user's own configuration applies here: credentials and url rewrites for their
         # fork live in it.  No prompt may wait for a password, though.
-        env = {"GIT_CONFIG_GLOBAL": None, "GIT_CONFIG_NOSYSTEM": None}
+        env = USER_GIT_ENV
         try:
             self.git(f"push {branch} to {remote}", "push", "--porcelain", remote,
                      f"refs/heads/{branch}:refs/heads/{branch}", env=env, timeout=600)

@@ -46,6 +46,11 @@ GIT_ENV: dict[str, str | None] = {
     "GIT_OBJECT_DIRECTORY": None,
 }
 
+# What git runs with where the *user's* configuration must apply (their identity for the
+# commits they will submit, their credentials and url rewrites for a push to their fork):
+# GIT_ENV without its config isolation; still no prompt waits for a password.
+USER_GIT_ENV: dict[str, str | None] = {**GIT_ENV, "GIT_CONFIG_NOSYSTEM": None, "GIT_CONFIG_GLOBAL": None}
+
 # The identity commits in a worktree are made under, so they work where git has none.
 IDENTITY = {"user.name": "cpython-static", "user.email": "cpython-static@localhost"}
 
