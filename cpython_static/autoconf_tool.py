@@ -70,6 +70,8 @@ RELEASES: dict[str, Release] = {
         make_dirs=("bin", "lib"),
     ),
     "2.71": Release(source="autoconf-2-71", native=("--runstatedir",)),
+    # CPython 3.14+ (its configure header says 2.72).
+    "2.72": Release(source="autoconf-2-72", native=("--runstatedir",)),
 }
 
 # The release tree's files that autoconf and autoheader read (CPython keeps every macro

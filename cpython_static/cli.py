@@ -67,10 +67,9 @@ def default_patches_dir() -> Path | None:
 # -- build -------------------------------------------------------------------------------
 def cmd_build(args) -> int:
     from .cpython import CPythonBuilder, resolve_request
-    from .onefile import publish_onefile, publish_tree, stdlib_archive
+    from .pipeline import build_publish_verify
     from .sources import Fetcher, load_lock
     from .toolchain import make_toolchain
-    from .verify import verify
 
     reporter = Reporter(quiet=args.quiet)
     out = Path(args.out).resolve()
@@ -89,28 +88,14 @@ def cmd_build(args) -> int:
                              use_series=not args.no_patches, jobs=args.jobs,
                              autoconf_program=args.autoconf, regenerate=not args.no_regen,
                              progress=reporter.line)
-    started = time.monotonic()
-    built = builder.build(request)
+    outcome = build_publish_verify(builder, request, out, layout=args.layout, strip=not args.no_strip,
+                                   check=not args.no_verify, progress=reporter.line)
+    built, binary, onefile, tree = outcome.built, outcome.binary, outcome.onefile, outcome.tree
+    report, duration = outcome.report, outcome.duration_s
     for lib in built.libraries:
         reporter.line(f"library {lib.recipe.name}: {'cached' if lib.reused else 'built'} ({lib.prefix})")
     reporter.line(f"interpreter: {'cached' if built.reused else 'built'} ({built.prefix})")
-    dest = out / f"cpython-{built.version}-{built.target}"
-    mm = ".".join(built.version.split(".")[:2])
-    strip = None if args.no_strip else toolchain.strip
-    onefile = tree = None
-    if args.layout in ("tree", "both"):
-        tree = publish_tree(built, fetcher.fetch(lock.get("wheel", "tzdata")), dest, strip=strip)
-        reporter.line(f"tree: {tree}")
-    if args.layout in ("onefile", "both"):
-        archive = stdlib_archive(cache, fetcher, lock, runner, built, progress=reporter.line)
-        onefile = publish_onefile(built.binary, archive, dest / f"python{mm}", strip=strip)
-        reporter.line(f"one file: {onefile}")
-    binary = onefile or tree / "bin" / f"python{mm}"
-    duration = time.monotonic() - started
-    report = None
-    if not args.no_verify:
-        reporter.line("verifying")
-        report = verify(binary, runner=runner, version=built.version, target=built.target)
+    if report is not None:
         for check in report.checks:
             reporter.line(f"check {check.name}: {'ok' if check.ok else 'FAILED'}"
                           + (f" — {check.detail}" if check.detail and not check.ok else ""))
@@ -261,14 +246,16 @@ def cmd_sources(args) -> int:
         rows = [
             {"kind": s.kind, "name": s.name, "version": s.version, "license": s.license,
              "file": s.file, "sha256": s.sha256, "urls": list(s.urls),
-             "debian": f"{s.debian.package}={s.debian.version} ({s.debian.suite})" if s.debian else None}
+             "debian": f"{s.debian.package}={s.debian.version} ({s.debian.suite})" if s.debian else None,
+             "digest_from": s.digest_from or "measured"}
             for s in lock.sources.values()
         ]
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
             for r in rows:
-                print(f"{r['kind']:8s} {r['name']:14s} {r['version']:14s} {r['license']:18s} {r['sha256'][:16]}…  {r['debian'] or ''}")
+                print(f"{r['kind']:8s} {r['name']:14s} {r['version']:14s} {r['license']:18s} {r['sha256'][:16]}…  {r['debian'] or ''}"
+                      + ("" if r["digest_from"] == "measured" else "  [digest: public record, not measured here]"))
         return EXIT_OK
     reporter = Reporter(quiet=args.quiet or args.json)
     cache = Cache(Path(args.cache).resolve() if args.cache else None)

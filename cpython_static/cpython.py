@@ -68,6 +68,8 @@ class BuiltPython:
     patches: list[str]
     libraries: list[BuiltLibrary] = field(default_factory=list)
     build_python: "BuiltPython | None" = None  # cross builds: the same release for this machine
+    # The cache entry's manifest: configure arguments, autoconf used, libraries.
+    manifest: dict = field(default_factory=dict)
 
     @property
     def binary(self) -> Path:
@@ -120,7 +122,8 @@ class CPythonBuilder:
                 "cpython", key,
                 lambda stage, final: self._produce(request, series, selected, libs, stage, build_python))
         return BuiltPython(request.version, self.toolchain.target.name, entry.path / "install", key,
-                           entry.reused, [p.name for p in selected], libs, build_python)
+                           entry.reused, [p.name for p in selected], libs, build_python,
+                           dict(entry.manifest))
 
     def _patches(self, version: str) -> list:
         if not self.use_series or self.patches_dir is None:

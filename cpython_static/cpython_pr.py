@@ -39,6 +39,7 @@ from . import __version__, autoconf, patches
 from .cache import Cache
 from .runner import Runner, StepFailed
 from .upstream import GIT_ENV, USER_GIT_ENV
+from .versions import Release, VersionError
 
 DESCRIPTION = """\
 In the CPython clone REPO, create a branch (default static-build-BASE) off BASE with one
@@ -93,7 +94,6 @@ _APPLIED = {"clean", "offset", "fuzz"}  # rebase statuses that leave a commit
 # AS_HELP_STRING([--disable-foo], ...) or ([--with-foo=ARG], ...) on an added line.
 _NEW_OPTION = re.compile(r"AS_HELP_STRING\(\s*\[(--[a-z0-9][a-z0-9-]*)")
 _PY_VERSION = re.compile(r'^#define\s+PY_VERSION\s+"([^"]+)"', re.M)
-_RELEASE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:(a|b|rc)(\d+))?(\+?)$")
 
 
 class CPythonPRError(Exception):
@@ -228,10 +228,13 @@ def parse_py_version(patchlevel_h: str) -> str:
 
 def release_parts(py_version: str) -> tuple[int, int, int, str | None, bool]:
     """'3.14.0a7+' -> (3, 14, 0, 'a', True): numbers, pre-release level, past it (+)."""
-    m = _RELEASE.match(py_version)
-    if not m:
+    try:
+        r = Release.parse(py_version, tag=False)
+    except VersionError:
+        r = None
+    if r is None or r.micro is None:
         raise CPythonPRError(f"PY_VERSION {py_version!r} is not a CPython version like 3.13.15 or 3.14.0a7+")
-    return int(m[1]), int(m[2]), int(m[3]), m[4], bool(m[6])
+    return r.major, r.minor, r.micro, r.level, r.dev
 
 
 def next_release(py_version: str) -> str:
@@ -239,8 +242,8 @@ def next_release(py_version: str) -> str:
 
     A pre-release base is on its way to X.Y; a final X.Y.Z (or X.Y.Z+ after it) is
     followed by X.Y.(Z+1)."""
-    major, minor, micro, level, _ = release_parts(py_version)
-    return f"{major}.{minor}" if level else f"{major}.{minor}.{micro + 1}"
+    release_parts(py_version)  # refuses what is not a PY_VERSION
+    return Release.parse(py_version).next_release()
 
 
 def classification_version(py_version: str) -> str:
@@ -631,10 +634,6 @@ class BranchMaker:
                                   [binary, "-I", "-c", "import sys; print(len(sys.builtin_module_names))"],
                                   capture=True, check=False)
             build["modules"] = int(res.output.strip()) if res.returncode == 0 and res.output.strip().isdigit() else None
-            # Which configure arguments the build used: its cache entry's manifest.
-            manifest = binary.parents[2] / "manifest.json"
-            if manifest.is_file():
-                build["configure_args"] = json.loads(manifest.read_text()).get("configure_args", [])
         return build, verify
 
     def fetcher(self):

@@ -5,6 +5,7 @@ its arguments.  The build styles:
 
     autotools   <configure_script> --prefix=<prefix> [--host] <configure…>; make; make install
     make        make <make…> with toolchain variables; then copy files into the prefix
+                (``{prefix}`` in either argument list is the final install prefix)
 
 A library that needs real code has ``hook = "<module>"``: ``recipes/<module>.py`` may
 define ``before_configure(ctx)`` and ``after_install(ctx)``.
@@ -206,7 +207,8 @@ class LibraryBuilder:
                 _adopt(destdir / final.relative_to("/"), stage)
             else:
                 make_vars = [f"{v}={ctx.env[v]}" for v in recipe.make_vars]
-                self.runner.run(step + "make", ["make", f"-j{self.jobs}", *recipe.make, *make_vars],
+                targets = [a.format(prefix=final) for a in recipe.make]
+                self.runner.run(step + "make", ["make", f"-j{self.jobs}", *targets, *make_vars],
                                 cwd=src / recipe.make_dir, env=ctx.env)
             for subdir, files in recipe.copy.items():
                 (stage / subdir).mkdir(parents=True, exist_ok=True)

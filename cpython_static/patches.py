@@ -26,6 +26,7 @@ from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
 from cpython_static.runner import Runner, StepFailed
+from cpython_static.versions import Release
 
 SERIES_FILE = "series"
 
@@ -79,7 +80,6 @@ _HEADER_ALIASES = {"Subject": "Description"}
 
 _ORIGIN_CATEGORIES = ("upstream", "backport", "vendor", "other")
 _FIELD = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9-]*):[ \t]*(?P<value>.*)$")
-_BASE_TAG = re.compile(r"^v(?P<version>\d+\.\d+\.\d+(?:(?:a|b|rc)\d+)?)$")
 _URL = re.compile(r"^https?://\S+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -120,6 +120,18 @@ class Patch:
     def changes_configure_inputs(self) -> bool:
         """Whether configure must be regenerated after this patch (configure.ac or m4)."""
         return any(f == "configure.ac" or f.endswith(".m4") for f in self.files)
+
+    @property
+    def fixed_in(self) -> Release | None:
+        """The release Applied-Upstream names first ("3.14.5, https://…"), if any."""
+        first = self.applied_upstream.split(",")[0].strip()
+        return Release.lenient(first, tag=False)
+
+    def upstream_has_it(self, version: str) -> bool:
+        """Whether ``version`` is at or past the release Applied-Upstream names: where a
+        rebase expects the change to be in the tree already (and checks it is)."""
+        fixed = self.fixed_in
+        return fixed is not None and Release.parse(version).sort_key >= fixed.sort_key
 
     def applies_to(self, version: str) -> bool:
         """Whether this patch belongs to the build of CPython ``version`` (like "3.11.2").
@@ -385,11 +397,11 @@ def _build_patch(
         ) from exc
 
     base = headers["Base"]
-    match = _BASE_TAG.match(base)
-    if match is None:
+    base_release = Release.lenient(base, tag=True)
+    if base_release is None or not base_release.exact:
         raise PatchError(f"{path}: Base {base!r} is not a CPython release tag like v3.11.2")
     # A patch refreshed against a release its own range excludes has one of the two wrong.
-    if _release(match["version"]) not in versions:
+    if _release(str(base_release)) not in versions:
         raise PatchError(f"{path}: Base {base} is outside its own Python-Versions {spec!r}")
 
     for field_name in OPTIONAL_HEADERS:

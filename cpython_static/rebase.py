@@ -39,7 +39,7 @@ from . import autoconf, patches
 from .cache import Cache
 from .runner import Runner, StepFailed
 from .upstream import GIT_ENV
-from .versions import parse_release
+from .versions import Release, parse_release
 
 # What each status means (the report's legend).
 STATUSES = {
@@ -54,7 +54,6 @@ STATUSES = {
 # Statuses whose patch is part of the rebased tree (and so refreshed and written back).
 APPLIED = {"clean", "offset", "fuzz", "conflict"}
 
-_TAG = re.compile(r"^v\d+\.\d+\.\d+((a|b|rc)\d+)?$")
 _HUNK = re.compile(r"Hunk #\d+ succeeded at \d+(?: with fuzz (?P<fuzz>\d+))?(?: \(offset (?P<offset>-?\d+) lines?\))?")
 _PATCH_ENV = {name: None for name in patches._PATCH_ENV_UNSET}
 # upstream's isolated git environment, plus: no editor for merge messages, and a fixed
@@ -114,7 +113,8 @@ class Rebaser:
     # ------------------------------------------------------------------ entry points
     def start(self, tag: str, *, build: bool = True, allow_regen_drift: bool = False,
               check_superseded: list[str] = ()) -> dict:
-        if not _TAG.match(tag):
+        release = Release.lenient(tag, tag=True)
+        if release is None or not release.exact:
             raise RebaseError(f"{tag!r} is not a CPython release tag (like v3.13.15 or v3.14.0rc1)")
         if self.state_file.exists():
             st = self._load()
@@ -229,8 +229,15 @@ class Rebaser:
         """Apply ``patch`` to the git checkout ``worktree`` of CPython ``version`` (release
         ``tag``), committing it when it applies, and classify it (see STATUSES)."""
         if not patch.applies_to(version):
-            return PatchOutcome(patch.name, "not-applicable",
-                                f"{version} is outside Python-Versions {patch.versions}")
+            outside = f"{version} is outside Python-Versions {patch.versions}"
+            # Applied-Upstream names the release with the change: prove it is there.
+            if patch.upstream_has_it(version):
+                if self._dry_run(patch, worktree, fuzz=0, reverse=True)[0]:
+                    return PatchOutcome(patch.name, "upstream",
+                                        f"{tag} already has the change (it applies in reverse;"
+                                        f" Applied-Upstream: {patch.fixed_in})")
+                outside += f"; upstream has it since {patch.fixed_in}, in another form (it does not apply in reverse)"
+            return PatchOutcome(patch.name, "not-applicable", outside)
         ok, fuzz, offset = self._dry_run(patch, worktree, fuzz=0)
         if ok:
             self._patch(patch, worktree, fuzz=0)
@@ -270,9 +277,12 @@ class Rebaser:
 
     # ----------------------------------------------------------------- GNU patch, git
     def _dry_run(self, patch, tree: Path, *, fuzz: int, reverse: bool = False) -> tuple[bool, int, int]:
-        argv = ["patch", "-p1", "--batch", f"--fuzz={fuzz}", "--no-backup-if-mismatch", "--dry-run",
-                "-i", str(patch.path.resolve())]
-        argv.insert(1, "--reverse" if reverse else "--forward")
+        # --forward with --reverse too: --batch alone would take an unreversed patch for a
+        # reversed one ("Unreversed patch detected!  Ignoring -R.") and apply it forward.
+        argv = ["patch", "-p1", "--forward", "--batch", f"--fuzz={fuzz}", "--no-backup-if-mismatch",
+                "--dry-run", "-i", str(patch.path.resolve())]
+        if reverse:
+            argv.insert(1, "--reverse")
         what = f"{'reverse ' if reverse else ''}dry run {patch.name} (fuzz {fuzz})"
         res = self.runner.run(what, argv, cwd=tree, env=_PATCH_ENV, capture=True, check=False)
         if res.returncode != 0:
@@ -506,18 +516,26 @@ def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runn
     Returns (build, verify) result dicts; failures are results, not exceptions.  Durations
     go into ``steps`` under "build LABEL" and "verify LABEL"."""
     from .cpython import CPythonBuilder, Request
+    from .pipeline import build_publish_verify
     from .toolchain import DEFAULT_TARGET, make_toolchain
     from .verify import VerifyError, verify
 
     target = target or DEFAULT_TARGET
     steps = {} if steps is None else steps
     started = time.monotonic()
+    outcome = None
     try:
         toolchain = make_toolchain("zig", target, cache, runner)
         builder = CPythonBuilder(cache, fetcher, lock, toolchain, runner,
                                  None, use_series=False, jobs=jobs, progress=progress)
-        built = builder.build(Request(version, tree=tree, applied=tuple(applied)))
-        build = {"ok": True, "cached": built.reused, "binary": str(built.binary), "target": target}
+        # The published one file (its archive and start-up hook included) is what is
+        # proven, in the cache's published/ directory: the file `build` would give a user.
+        outcome = build_publish_verify(builder, Request(version, tree=tree, applied=tuple(applied)),
+                                       None, check=False, progress=progress)
+        built = outcome.built
+        build = {"ok": True, "cached": built.reused, "binary": str(outcome.binary), "target": target,
+                 "interpreter": str(built.binary),
+                 "configure_args": list(built.manifest.get("configure_args", []))}
     except (StepFailed, OSError, RuntimeError) as exc:
         build = {"ok": False, "error": str(exc).splitlines()[0], "target": target}
         log = getattr(exc, "log", None)
@@ -528,9 +546,9 @@ def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runn
         return build, {"ok": None, "skipped": True}
     started = time.monotonic()
     try:
-        report = verify(built.binary, runner=runner, version=version, target=target)
+        report = verify(outcome.binary, runner=runner, version=version, target=target)
         verify_result = {"ok": report.ok, "failed": [c.name for c in report.checks if not c.ok],
-                         "checks": len(report.checks)}
+                         "checks": len(report.checks), "binary": str(outcome.binary)}
     except VerifyError as exc:
         verify_result = {"ok": False, "error": str(exc)}
     steps[f"verify {label}".strip()] = round(time.monotonic() - started, 1)

@@ -169,6 +169,57 @@ def check_compression() -> str:
     return f"{len(payload)} bytes -> " + ", ".join(sizes) + f"; zlib {zlib.ZLIB_RUNTIME_VERSION}"
 
 
+# --------------------------------------------------------------------------- zstd
+def check_zstd() -> str:
+    from compression import zstd
+
+    payload = b"".join(b"line %d of a compressible payload\n" % i for i in range(5000))
+    packed = zstd.compress(payload, level=10)
+    _require(len(packed) < len(payload) // 4, f"zstd barely compressed: {len(packed)}")
+    _require(zstd.decompress(packed) == payload, "zstd round trip corrupted data")
+    # A trained dictionary exercises zdict (the library's other half) too.
+    samples = [b"{'id': %d, 'name': 'user%d', 'active': true}" % (i, i) for i in range(2000)]
+    dictionary = zstd.train_dict(samples, 4096)
+    packed_one = zstd.compress(samples[7], zstd_dict=dictionary)
+    _require(zstd.decompress(packed_one, zstd_dict=dictionary) == samples[7],
+             "zstd round trip with a trained dictionary corrupted data")
+    return (f"{len(payload)} bytes -> {len(packed)}; dictionary of {len(dictionary.dict_content)}"
+            f" bytes; libzstd {zstd.zstd_version}")
+
+
+# --------------------------------------------------------------------------- hmac
+def check_hmac() -> str:
+    import _hmac
+    import hmac
+
+    # RFC 4231, test case 2, through HACL*'s HMAC (the _hmac module) and through hmac.
+    key, msg = b"Jefe", b"what do ya want for nothing?"
+    want = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    _require(_hmac.compute_digest(key, msg, "sha256").hex() == want, "_hmac SHA-256 known answer wrong")
+    _require(hmac.new(key, msg, "sha256").hexdigest() == want, "hmac SHA-256 known answer wrong")
+    sha3 = _hmac.compute_digest(key, msg, "sha3_256").hex()
+    _require(sha3 == "c7d4072e788877ae3596bbb0da73b887c9171f93095b294ae857fbe2645e1ba5",
+             "_hmac SHA3-256 known answer wrong")
+    return "RFC 4231 HMAC-SHA-256 and HMAC-SHA3-256 known answers (HACL*)"
+
+
+# --------------------------------------------------------------- remote debugging
+def _remote_debugging_target() -> list:
+    import _remote_debugging
+
+    return _remote_debugging.RemoteUnwinder(os.getpid()).get_stack_trace()
+
+
+def check_remote_debugging() -> str:
+    """_remote_debugging (what `python -m pdb -p`, sys.remote_exec and the asyncio `ps`
+    tools stand on) finds the interpreter's runtime state in a process's memory: here
+    its own, by pid, through /proc and process_vm_readv, as it would another's."""
+    threads = _remote_debugging_target()
+    names = [frame.funcname for thread in threads for frame in thread.frame_info]
+    _require("_remote_debugging_target" in names, f"own stack not found in the frames read: {names}")
+    return f"{len(threads)} thread(s) read by pid; frames include _remote_debugging_target"
+
+
 # ------------------------------------------------------------------------ ctypes
 def _ctypes_closure_roundtrip() -> None:
     """Python -> ffi_call -> libffi closure trampoline -> Python, no symbol lookup."""
@@ -404,6 +455,16 @@ CHECKS = {
     "zoneinfo": check_zoneinfo,
     "multiprocessing": check_multiprocessing,
     "asyncio_subprocess": check_asyncio_subprocess,
+    "zstd": check_zstd,
+    "hmac": check_hmac,
+    "remote_debugging": check_remote_debugging,
+}
+# Checks of modules that not every series has: verify runs each where the series'
+# module table expects the module (modules.toml), so no version test is written here.
+REQUIRES = {
+    "zstd": "_zstd",
+    "hmac": "_hmac",
+    "remote_debugging": "_remote_debugging",
 }
 
 

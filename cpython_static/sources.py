@@ -24,6 +24,7 @@ from pathlib import Path
 from . import debian
 from .cache import Cache, sha256_file
 from .runner import Runner, StepFailed
+from .versions import release_sort_key
 
 MIRROR_ENV = "CPYTHON_STATIC_MIRROR"
 DOWNLOAD_TIMEOUT = 60
@@ -54,6 +55,7 @@ class Source:
     urls: tuple[str, ...]
     debian: DebianOrig | None
     pypi: str | None = None  # project name on the package index (wheels)
+    digest_from: str | None = None  # the public record of size/sha256; None: measured here
 
     @property
     def digests(self) -> dict[str, str]:
@@ -80,7 +82,7 @@ class Lock:
 
     def cpython_versions(self) -> list[str]:
         vs = [s.version for s in self.sources.values() if s.kind == "cpython"]
-        return sorted(vs, key=lambda v: tuple(int(p) for p in v.split(".")))
+        return sorted(vs, key=release_sort_key)
 
     def get(self, kind: str, name: str) -> Source:
         try:
@@ -112,6 +114,7 @@ def load_lock(path: Path | None = None) -> Lock:
                 if deb
                 else None,
                 pypi=e.get("pypi"),
+                digest_from=e.get("digest_from"),
             )
             lock.sources[src.id] = src
     return lock
@@ -254,7 +257,7 @@ class Fetcher:
             orig = debian.download_orig(self.runner, deb.package, deb.version, deb.file, scratch)
             return self._accept(src, orig, "debian", what, attempts)
         except StepFailed as exc:
-            attempts.append(Attempt("debian", what, f"{exc.tail.splitlines()[-1:] or ['failed']} (log: {exc.log})"))
+            attempts.append(Attempt("debian", what, f"{_apt_errors(exc.tail)} (log: {exc.log})"))
         except (debian.AptUnavailable, FileNotFoundError, PermissionError) as exc:
             attempts.append(Attempt("debian", what, str(exc)))
         finally:
@@ -295,3 +298,10 @@ def extract(archive: Path, dest: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def _apt_errors(tail: str) -> str:
+    """apt's own error lines ("E: Failed to fetch …  404  Not Found"), else the last line."""
+    errors = [line.strip() for line in tail.splitlines() if line.startswith("E: ")]
+    lines = errors or tail.splitlines()[-1:]
+    return "; ".join(lines) if lines else "failed"

@@ -19,13 +19,10 @@ from pathlib import Path
 
 from .cache import Cache
 from .runner import Runner, StepFailed
+from .versions import Release, VersionError
 
 DEFAULT_UPSTREAM = "https://github.com/python/cpython.git"
 
-# CPython's release tags: v3.13.15, v3.14.0rc1, v3.14.0a7, and the old two-part v3.0, v2.7.
-# Anything else (a "..", a space, a leading "-" git would read as an option) is refused
-# before git ever sees it.
-TAG_RE = re.compile(r"v([0-9]+)\.([0-9]+)(?:\.([0-9]+))?(?:(a|b|rc)([0-9]+))?")  # ASCII digits only
 
 # What every git command runs with.  No prompt may wait for a password that nobody will
 # type; the system and user configuration stay out (a user's url.insteadOf, fetch.*,
@@ -62,21 +59,20 @@ class UpstreamError(Exception):
 
 
 def tag_version(tag: str) -> tuple[int, int, int, int, int] | None:
-    """A sort key for a release tag, or None for anything that is not one."""
-    m = TAG_RE.fullmatch(tag)
-    if not m:
-        return None
-    major, minor, micro, level, serial = m.groups()
-    # Pre-releases sort before the final release: a < b < rc < final.
-    rank = {"a": 0, "b": 1, "rc": 2, None: 3}[level]
-    return int(major), int(minor), int(micro or 0), rank, int(serial or 0)
+    """A sort key for a release tag (v3.13.15, v3.15.0rc1, the old two-part v3.0), or None
+    for anything that is not one (a "..", a space, a leading "-" git would read as an
+    option: refused before git ever sees it).  Rank 3 (key[3]) is a final release."""
+    release = Release.lenient(tag, tag=True) if isinstance(tag, str) else None
+    return release.sort_key[:5] if release is not None else None
 
 
 def check_tag(tag: str) -> str:
-    if tag_version(tag) is None:
+    try:
+        Release.parse(tag, tag=True)
+    except VersionError:
         raise UpstreamError(
-            f"{tag!r} is not a CPython release tag: expected the form v3.13.15 or v3.14.0rc1"
-        )
+            f"{tag!r} is not a CPython release tag: expected the form v3.13.15, v3.15.0 or v3.15.0rc1"
+        ) from None
     return tag
 
 

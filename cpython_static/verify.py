@@ -9,7 +9,13 @@ The verdict is a list of named checks, in this order:
 * ``no_shared_modules`` – no ``*.so`` waits in the interpreter's ``lib-dynload``;
 * ``stdlib``            – a one-file interpreter (a zip appended) imports its standard
                           library from itself, not from a directory on disk;
-* one check per smoke check of ``smoke_checks.py``, run inside the interpreter.
+* ``hook``              – the start-up hook (``_cpython_static``) loaded and did its work:
+                          every piece installed, its fix-ups applied on first import of
+                          ssl and ensurepip; a hook that raised (main.c only prints that
+                          and carries on) fails here, with the traceback's last line;
+* one check per smoke check of ``smoke_checks.py``, run inside the interpreter (a check
+  that exercises a module new in some series, ``smoke_checks.REQUIRES``, runs where the
+  series' module table expects that module).
 
 Problems that make verification impossible (binary absent or not ELF, no emulator
 for a foreign CPU, no ``openssl`` tool, an unknown check name) raise VerifyError;
@@ -36,6 +42,7 @@ from typing import Iterable, Mapping, Sequence
 from . import smoke_checks
 from .elf import ElfError, ElfInfo, read_elf
 from .runner import Runner, StepFailed
+from .versions import Release
 
 __all__ = [
     "Check", "VerifyReport", "VerifyError", "verify", "ALL_CHECKS", "SMOKE_CHECKS",
@@ -47,10 +54,17 @@ __all__ = [
 SMOKE_SCRIPT = Path(__file__).with_name("smoke_checks.py")
 MODULES_TOML = Path(__file__).with_name("modules.toml")
 
-BASE_CHECKS = ("static", "version", "builtin_modules", "no_shared_modules", "stdlib")
+BASE_CHECKS = ("static", "version", "builtin_modules", "no_shared_modules", "stdlib", "hook")
 SMOKE_CHECKS = tuple(smoke_checks.CHECKS)
 ALL_CHECKS = BASE_CHECKS + SMOKE_CHECKS
-_PROBED = {"version", "builtin_modules", "no_shared_modules", "stdlib"}
+_PROBED = {"version", "builtin_modules", "no_shared_modules", "stdlib", "hook"}
+# What the start-up hook must have installed (its REPORT["installed"]); "zip-filenames"
+# only in the one-file layout, where zipimport reads the stdlib.
+HOOK_PIECES = ("extension-refusal", "after-import-fixups", "shared-object-finder")
+HOOK_ONEFILE_PIECES = ("zip-filenames",)
+# Modules whose first import must run a fix-up of the hook (imported by the probe).
+HOOK_FIXUPS = ("ssl", "ensurepip")
+HOOK_FAILED_MARK = "cpython-static: start-up hook failed:"
 
 # Under qemu-user a cold interpreter start plus thirteen checks takes minutes, not seconds.
 PROBE_TIMEOUT_S = 300.0
@@ -100,6 +114,7 @@ class SeriesTable:
     excluded: Mapping[str, str]
     targets: Mapping[str, tuple[frozenset[str], frozenset[str]]]  # target -> (add, remove)
     note: str = ""
+    proven: bool = True  # False: derived from sources, no build has reported the set yet
 
 
 def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
@@ -119,7 +134,8 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
             raise ValueError(f"modules.toml: {series}/{target} adds and removes {sorted(add & remove)}")
         targets[target] = (add, remove)
     return SeriesTable(series, derived, builtin, excluded, targets,
-                       note=str(raw.get("reason", raw.get("sources", ""))))
+                       note=str(raw.get("reason", raw.get("sources", ""))),
+                       proven=bool(raw.get("proven", True)))
 
 
 def load_module_tables(path: Path | None = None) -> dict[str, SeriesTable]:
@@ -229,26 +245,23 @@ def check_static(elf: ElfInfo, target: str) -> Check:
     return Check("static", True, f"{kind}: no PT_INTERP, no DT_NEEDED")
 
 
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:(a|b|rc)(\d+))?$")
-_LEVELS = {"alpha": "a", "beta": "b", "candidate": "rc"}
-
-
 def format_version(info: Sequence) -> str:
-    major, minor, micro, level, serial = info
-    suffix = "" if level == "final" else f"{_LEVELS.get(level, level)}{serial}"
-    return f"{major}.{minor}.{micro}{suffix}"
+    return str(Release.from_version_info(info))
+
+
+def _requested(wanted: str) -> Release:
+    release = Release.lenient(wanted, tag=False)
+    if release is None or release.dev:
+        raise VerifyError(f"cannot parse requested version {wanted!r} (want e.g. 3.13 or 3.13.5)")
+    return release
 
 
 def check_version(actual: str, wanted: str | None) -> Check:
     if wanted is None:
         return Check("version", True, f"{actual} (no version requested)")
-    got, want = _VERSION_RE.match(actual), _VERSION_RE.match(wanted)
-    if want is None:
-        raise VerifyError(f"cannot parse requested version {wanted!r} (want e.g. 3.13 or 3.13.5)")
+    want, got = _requested(wanted), Release.lenient(actual)
     # Only the parts the caller spelled out must agree: "3.13" accepts any 3.13.x.
-    same = got is not None and all(
-        w is None or w == g for w, g in zip(want.groups(), got.groups())
-    )
+    same = got is not None and want.matches(got)
     return Check("version", same, f"{actual}" + ("" if same else f", expected {wanted}"))
 
 
@@ -265,9 +278,13 @@ def check_builtin_modules(actual: Sequence[str], series: str, target: str,
         return Check("builtin_modules", False,
                      f"{exc}; the binary has: " + ", ".join(sorted(actual)))
     diff = compare_modules(expected, actual)
+    unproven = ("" if table.proven else
+                f" (the {series} table is derived from upstream's sources and not yet proven by a"
+                " build: fill in modules.toml from this report)")
     if diff.ok:
-        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {series}")
-    return Check("builtin_modules", False, diff.describe(table.excluded))
+        return Check("builtin_modules", True,
+                     f"{len(expected)} modules, as expected for {series}" + unproven)
+    return Check("builtin_modules", False, diff.describe(table.excluded) + unproven)
 
 
 def check_no_shared_modules(dynload_dirs: Sequence[str], probe_errors: Sequence[str] = ()) -> Check:
@@ -296,7 +313,18 @@ try:
 except Exception as exc:
     errors.append("sysconfig: %s: %s" % (type(exc).__name__, exc))
 v = sys.version_info
+hook = {"loaded": "_cpython_static" in sys.modules, "import_errors": {}}
+if hook["loaded"]:
+    for name in __FIXUPS__:
+        try:
+            __import__(name)
+        except Exception as exc:
+            hook["import_errors"][name] = "%s: %s" % (type(exc).__name__, exc)
+    report = getattr(sys.modules["_cpython_static"], "REPORT", {})
+    hook["installed"] = list(report.get("installed", ()))
+    hook["fixups"] = dict(report.get("fixups", {}))
 print(json.dumps({
+    "hook": hook,
     "version_info": [v.major, v.minor, v.micro, v.releaselevel, v.serial],
     "builtin_module_names": sorted(sys.builtin_module_names),
     "dynload_dirs": sorted(dirs),
@@ -304,7 +332,7 @@ print(json.dumps({
     "executable": sys.executable,
     "stdlib_module": json.__file__,
 }))
-"""
+""".replace("__FIXUPS__", repr(HOOK_FIXUPS))
 
 
 def ends_with_zip(binary: Path) -> bool:
@@ -325,6 +353,34 @@ def check_stdlib(one_file: bool, executable: str, module_file: str) -> Check:
     inside = module_file.startswith(executable.rstrip("/") + "/")
     return Check("stdlib", inside, f"json imported from {module_file}"
                  + ("" if inside else f", not from inside {executable}"))
+
+
+def check_hook(hook: Mapping, one_file: bool, output: str = "") -> Check:
+    """The start-up hook loaded, installed every piece and applied its fix-ups."""
+    if not hook.get("loaded"):
+        lines = output.splitlines()
+        why = "not loaded: the interpreter runs without _cpython_static"
+        if HOOK_FAILED_MARK in lines:
+            # The traceback runs from the mark to the probe's JSON answer (or the log's
+            # trailer); its last line is the exception.
+            tail = []
+            for line in lines[lines.index(HOOK_FAILED_MARK) + 1:]:
+                if line.startswith(("{", "# ---- ")):
+                    break
+                if line.strip():
+                    tail.append(line)
+            why = "the start-up hook failed: " + (tail[-1].strip() if tail else "(no traceback)")
+        return Check("hook", False, why)
+    wanted = HOOK_PIECES + (HOOK_ONEFILE_PIECES if one_file else ())
+    problems = [f"{p} not installed" for p in wanted if p not in hook.get("installed", ())]
+    problems += [f"import {m} failed: {e}" for m, e in hook.get("import_errors", {}).items()]
+    fixups = hook.get("fixups", {})
+    problems += [f"no fix-up ran on importing {m}" for m in HOOK_FIXUPS
+                 if m not in fixups and m not in hook.get("import_errors", {})]
+    if problems:
+        return Check("hook", False, "; ".join(problems))
+    return Check("hook", True, "installed " + ", ".join(hook["installed"]) + "; "
+                 + ", ".join(f"{m}: {how}" for m, how in sorted(fixups.items())))
 
 
 def _last_json_line(output: str, must_start: str) -> dict | None:
@@ -390,6 +446,8 @@ class _Session:
         if result.returncode != 0 or answer is None:
             return None, (f"interpreter probe failed ({_exit_description(result.returncode)});"
                           f" log: {result.log}")
+        # stderr (where main.c reports a failed start-up hook) is in the step's log.
+        answer["output"] = Path(result.log).read_text(encoding="utf-8", errors="replace")
         return answer, ""
 
     def child_wrapper(self) -> Path | None:
@@ -555,8 +613,19 @@ def _probed_checks(session: _Session, selected: list[str], version: str | None,
                                                              answer["errors"]),
         "stdlib": lambda: check_stdlib(ends_with_zip(session.binary), answer["executable"],
                                        answer["stdlib_module"]),
+        "hook": lambda: check_hook(answer["hook"], ends_with_zip(session.binary), answer["output"]),
     }
     return [_timed(makers[n])() for n in wanted], answer
+
+
+def _series_modules(answer: dict, target: str) -> frozenset[str]:
+    """The modules the binary's series should have: its table's, or (no reviewed table)
+    what it reports, so that a series-specific check still runs where it can."""
+    table = load_module_tables().get("{}.{}".format(*answer["version_info"][:2]))
+    try:
+        return expected_builtin_modules(table, target) if table else frozenset()
+    except UnverifiedSeries:
+        return frozenset(answer["builtin_module_names"])
 
 
 def verify(
@@ -571,8 +640,8 @@ def verify(
     """Run the selected checks (all by default) on ``binary``; see the module docstring."""
     binary = Path(binary).absolute()
     selected = _selected(only)
-    if version is not None and not _VERSION_RE.match(version):
-        raise VerifyError(f"cannot parse requested version {version!r} (want e.g. 3.13 or 3.13.5)")
+    if version is not None:
+        _requested(version)
     elf = _read_binary(binary)
     target = target or f"{elf.machine}-linux-musl"
     checks: list[Check] = []
@@ -588,6 +657,9 @@ def verify(
             probed, answer = _probed_checks(session, selected, version, target)
             checks += probed
             smoke_names = [n for n in runtime if n in SMOKE_CHECKS]
+            if only is None and answer is not None:
+                smoke_names = [n for n in smoke_names if n not in smoke_checks.REQUIRES
+                               or smoke_checks.REQUIRES[n] in _series_modules(answer, target)]
             if smoke_names:
                 checks += session.smoke(smoke_names)
     return VerifyReport(

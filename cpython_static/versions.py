@@ -68,14 +68,14 @@ def _args(entries, key="arg") -> tuple[Arg, ...]:
 
 
 def supported_series() -> list[str]:
-    return sorted(_table()["series"], key=lambda s: tuple(map(int, s.split("."))))
+    return sorted(_table()["series"], key=release_sort_key)
 
 
 def series_of(version: str) -> str:
-    m = re.match(r"^(\d+)\.(\d+)", version)
-    if not m:
-        raise VersionError(f"not a CPython version: {version!r}")
-    return f"{m.group(1)}.{m.group(2)}"
+    try:
+        return Release.parse(version).series
+    except VersionError:
+        raise VersionError(f"not a CPython version: {version!r}") from None
 
 
 def get_series(version: str) -> Series:
@@ -104,13 +104,111 @@ def get_series(version: str) -> Series:
     )
 
 
-_RELEASE = re.compile(r"^v?(\d+\.\d+\.\d+)((?:a|b|rc)\d+)?$")
+# Every shape a CPython version takes: a release (3.13.15), its tag (v3.13.15), a
+# pre-release (3.14.0rc1, v3.15.0a7), a tree between releases (PY_VERSION "3.15.0a7+"),
+# and the old two-part tags (v3.0).  ASCII digits only: str.isdigit() would take "٣".
+_GRAMMAR = re.compile(
+    r"(?P<tag>v)?(?P<major>[0-9]+)\.(?P<minor>[0-9]+)(?:\.(?P<micro>[0-9]+))?"
+    r"(?:(?P<level>a|b|rc)(?P<serial>[0-9]+))?(?P<dev>\+)?"
+)
+# Pre-releases sort before the final release: a < b < rc < final.
+_LEVEL_RANK = {"a": 0, "b": 1, "rc": 2, None: 3}
+# sys.version_info.releaselevel -> the suffix letters
+_LEVEL_OF_INFO = {"alpha": "a", "beta": "b", "candidate": "rc", "final": None}
+
+
+@dataclass(frozen=True)
+class Release:
+    """One CPython version, whatever shape it was written in (the only version grammar)."""
+
+    major: int
+    minor: int
+    micro: int | None = None  # None: a two-part tag or a series ("3.13")
+    level: str | None = None  # "a", "b", "rc"; None for a final release
+    serial: int = 0
+    dev: bool = False  # PY_VERSION's "+": a tree past this release
+
+    @classmethod
+    def parse(cls, text: str, *, tag: bool | None = None) -> "Release":
+        """Parse ``text``; ``tag=True`` demands the leading "v", ``False`` refuses it."""
+        m = _GRAMMAR.fullmatch(text) if isinstance(text, str) else None
+        if m is None or (tag is True and not m["tag"]) or (tag is False and m["tag"]):
+            shape = {True: "a release tag like v3.13.15 or v3.15.0rc1",
+                     False: "a version like 3.13.15 or 3.15.0rc1"}.get(tag, "a CPython version like 3.13.15, v3.15.0 or 3.15.0rc1")
+            raise VersionError(f"{text!r} is not {shape}")
+        if m["tag"] and m["dev"]:
+            raise VersionError(f"{text!r} is not a CPython tag: a tag has no '+'")
+        return cls(int(m["major"]), int(m["minor"]), int(m["micro"]) if m["micro"] else None,
+                   m["level"], int(m["serial"] or 0), bool(m["dev"]))
+
+    @classmethod
+    def lenient(cls, text: str, **kw) -> "Release | None":
+        try:
+            return cls.parse(text, **kw)
+        except VersionError:
+            return None
+
+    @classmethod
+    def from_version_info(cls, info) -> "Release":
+        major, minor, micro, level, serial = info
+        return cls(int(major), int(minor), int(micro), _LEVEL_OF_INFO.get(level, level), int(serial))
+
+    @property
+    def series(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.level is None
+
+    @property
+    def exact(self) -> bool:
+        """Names one release (three parts, no "+"): what a build or a tag can be."""
+        return self.micro is not None and not self.dev
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, int, int, int]:
+        return (self.major, self.minor, self.micro or 0, _LEVEL_RANK[self.level], self.serial,
+                int(self.dev))
+
+    @property
+    def tag(self) -> str:
+        return "v" + str(self).rstrip("+")
+
+    def __str__(self) -> str:
+        text = f"{self.major}.{self.minor}"
+        if self.micro is not None:
+            text += f".{self.micro}"
+        if self.level:
+            text += f"{self.level}{self.serial}"
+        return text + ("+" if self.dev else "")
+
+    def matches(self, other: "Release") -> bool:
+        """Whether ``other`` agrees with every part spelled out here ("3.13" takes 3.13.x)."""
+        if (self.major, self.minor) != (other.major, other.minor):
+            return False
+        if self.micro is not None and self.micro != other.micro:
+            return False
+        return self.level is None or (self.level, self.serial) == (other.level, other.serial)
+
+    def next_release(self) -> str:
+        """The release a change made on top of this one first ships in (versionadded):
+        a pre-release is on its way to X.Y; a final X.Y.Z (or X.Y.Z+) is followed by X.Y.(Z+1)."""
+        if self.level or self.micro is None:
+            return self.series
+        return f"{self.major}.{self.minor}.{self.micro + 1}"
 
 
 def parse_release(text: str) -> str | None:
-    """'3.13.15' or 'v3.13.15' -> '3.13.15'; anything else -> None."""
-    m = _RELEASE.match(text.strip())
-    return (m.group(1) + (m.group(2) or "")) if m else None
+    """'3.13.15', 'v3.13.15', '3.14.0rc1' -> the version; anything else (a series, a
+    tree's "+", a path) -> None."""
+    release = Release.lenient(text.strip()) if isinstance(text, str) else None
+    return str(release) if release is not None and release.exact else None
+
+
+def release_sort_key(version: str) -> tuple:
+    """Sort key of a version or tag; raises VersionError on anything else."""
+    return Release.parse(version).sort_key
 
 
 def version_of_tree(tree: Path) -> str:
@@ -121,4 +219,5 @@ def version_of_tree(tree: Path) -> str:
     m = re.search(r'#define\s+PY_VERSION\s+"([^"]+)"', header.read_text(errors="replace"))
     if not m:
         raise VersionError(f"{header}: no PY_VERSION")
-    return m.group(1).rstrip("+")
+    release = Release.parse(m.group(1), tag=False)
+    return str(release).rstrip("+")

@@ -78,6 +78,8 @@ def test_shipped_patches_carry_what_a_cpython_commit_needs():
     assert XXLIMITED.headers["NEWS-Section"] == "Build"
     assert CTYPES.headers["NEWS-Section"] == "Library"
     for patch in SERIES.values():
+        if patch.forwarded == "not-needed":  # a backport of upstream's own fix (0003)
+            continue
         assert patch.headers["NEWS-Entry"].strip()
         assert patch.headers["Upstream-Subject"][0].isupper()
     assert set(XXLIMITED.headers) >= set(OPTIONAL_HEADERS)  # 0001 uses every optional field
@@ -170,7 +172,7 @@ def test_lowest_issue_is_blurbs():
     assert LOWEST_GH_ISSUE == blurb_file.lowest_possible_gh_issue_number
 
 
-@pytest.mark.parametrize("section", sorted({p.headers["NEWS-Section"] for p in SERIES.values()}))
+@pytest.mark.parametrize("section", sorted({p.headers["NEWS-Section"] for p in SERIES.values() if "NEWS-Section" in p.headers}))
 def test_news_sections_are_blurbs(section):
     template = pytest.importorskip("blurb._template")
     assert section in template.sections
@@ -298,7 +300,7 @@ def test_pr_for_one_commit_with_evidence():
     assert pr["title"] == f"gh-{ISSUE}: Add configure option --disable-xxlimited-modules"
     body = pr["body"]
     assert "GNU Autoconf 2.69 (with the `--runstatedir` backport)" in body
-    assert "70 built-in modules, one 40.0 MB executable" in body
+    assert "70 built-in modules, no shared objects; published as one 40.0 MB executable" in body
     assert "passed all 18 checks" in body
     # Honest: the evidence build did not pass the new option.
     assert "did not pass `--disable-xxlimited-modules`" in body

@@ -131,3 +131,39 @@ def test_normalize_keeps_only_file_headers_and_hunks():
     git_diff = ("diff --git a/x b/x\nindex 1111111..2222222 100644\n--- a/x\n+++ b/x\n"
                 "@@ -1,2 +1,2 @@ def f():\n a\n-b\n+c\n")
     assert rebase.normalize_diff(git_diff) == "--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+
+
+# ------------------------------------------------ Applied-Upstream: proven, not assumed
+HACL = next(p for p in patches.load_series(SERIES) if p.name.startswith("0003-"))
+
+
+def _hacl_tree(tmp: Path, *, fixed: bool) -> Path:
+    """A tree whose configure.ac is the hunk's side after (upstream's fix) or before."""
+    keep = "+" if fixed else "-"
+    body = [line[1:] for line in HACL.diff.splitlines()[3:] if line[:1] in (" ", keep)]
+    tree = tmp / ("fixed" if fixed else "unfixed")
+    tree.mkdir()
+    (tree / "configure.ac").write_text("\n".join([f"dnl line {i}" for i in range(40)] + body) + "\n")
+    return tree
+
+
+def test_backport_is_upstream_where_applied_upstream_says_and_the_tree_shows_it(tmp_path):
+    assert HACL.applies_to("3.14.4") and HACL.applies_to("3.14.0rc1") and not HACL.applies_to("3.14.5")
+    assert str(HACL.fixed_in) == "3.14.5" and HACL.upstream_has_it("3.14.7")
+    assert not HACL.upstream_has_it("3.14.4")
+    r = _rebaser(tmp_path)
+    outcome = r.apply_patch(HACL, _hacl_tree(tmp_path, fixed=True), version="3.14.7", tag="v3.14.7")
+    assert outcome.status == "upstream" and "Applied-Upstream: 3.14.5" in outcome.detail
+
+
+def test_applied_upstream_that_the_tree_contradicts_is_not_upstream(tmp_path):
+    outcome = _rebaser(tmp_path).apply_patch(HACL, _hacl_tree(tmp_path, fixed=False), version="3.14.7", tag="v3.14.7")
+    assert outcome.status == "not-applicable"
+    assert "does not apply in reverse" in outcome.detail and "outside Python-Versions" in outcome.detail
+
+
+def test_patch_outside_its_range_without_applied_upstream_is_not_applicable(tmp_path):
+    xxlimited = next(p for p in patches.load_series(SERIES) if p.name.startswith("0001-"))
+    # 0001's Applied-Upstream names 3.13, where upstream solved it another way.
+    outcome = _rebaser(tmp_path).apply_patch(xxlimited, _hacl_tree(tmp_path, fixed=True), version="3.13.15", tag="v3.13.15")
+    assert outcome.status == "not-applicable" and "another form" in outcome.detail

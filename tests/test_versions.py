@@ -68,3 +68,72 @@ def test_cross_cache_vars_carry_reasons():
     s = get_series("3.13.15")
     assert {a.value.split("=")[0] for a in s.cross_cache_vars} >= {"ac_cv_file__dev_ptmx", "ac_cv_buggy_getaddrinfo"}
     assert all(a.why for a in s.cross_cache_vars)
+
+
+# ------------------------------------------------------------ one grammar, every shape
+from cpython_static.versions import Release, release_sort_key, supported_series  # noqa: E402
+
+LEVELS = st.sampled_from([None, "a", "b", "rc"])
+
+
+@given(st.integers(3, 4), st.integers(0, 40), st.integers(0, 40), LEVELS, st.integers(1, 9), st.booleans())
+def test_release_round_trips_every_tag_shape(major, minor, micro, level, serial, tag):
+    text = f"{major}.{minor}.{micro}" + (f"{level}{serial}" if level else "")
+    r = Release.parse(("v" if tag else "") + text)
+    assert str(r) == text and r.tag == "v" + text and r.series == f"{major}.{minor}"
+    assert r.exact and r.is_final is (level is None)
+    assert parse_release(("v" if tag else "") + text) == text
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), LEVELS, st.integers(1, 4)), min_size=2, max_size=8))
+def test_prereleases_sort_before_their_release(parts):
+    versions = [f"3.15.{m}" + (f"{lv}{s}" if lv else "") for m, lv, s in parts]
+    ordered = sorted(versions, key=release_sort_key)
+    rank = {"a": 0, "b": 1, "rc": 2, None: 3}
+    keys = [(m, rank[lv], s if lv else 0) for m, lv, s in parts]
+    assert [release_sort_key(v)[2:5] for v in ordered] == sorted(keys)
+
+
+@pytest.mark.parametrize("text, shape", [
+    ("v3.15.0", "3.15.0"), ("v3.15.0rc1", "3.15.0rc1"), ("v3.14.10", "3.14.10"),
+    ("3.15.0a7+", "3.15.0a7+"), ("v3.0", "3.0"), ("3.14", "3.14"),
+])
+def test_release_shapes(text, shape):
+    assert str(Release.parse(text)) == shape
+
+
+@pytest.mark.parametrize("bad", ["", "v3", "3.13.x", "v3.14.0rc", "v3.15.0+", " v3.13.15", "v3.13.15\n",
+                                 "3.13.15c1", "v\u0663.13.15", "3.13.15.1", "V3.13.15"])
+def test_release_refuses_other_shapes(bad):
+    with pytest.raises(VersionError):
+        Release.parse(bad)
+    assert Release.lenient(bad) is None
+
+
+def test_tag_and_version_are_told_apart():
+    with pytest.raises(VersionError, match="release tag"):
+        Release.parse("3.14.7", tag=True)
+    with pytest.raises(VersionError, match="a version like"):
+        Release.parse("v3.14.7", tag=False)
+
+
+def test_lock_sorts_prereleases_and_two_digit_micros():
+    from cpython_static.sources import load_lock
+
+    versions = load_lock().cpython_versions()
+    assert versions == sorted(versions, key=release_sort_key)
+    assert versions.index("3.14.7") < versions.index("3.14.10") < versions.index("3.15.2")
+
+
+def test_live_series_have_tables():
+    assert {"3.14", "3.15"} <= set(supported_series())
+    for version, autoconf in (("3.14.7", "2.72"), ("3.15.0rc1", "2.72")):
+        s = get_series(version)
+        assert s.autoconf == autoconf and "zstd" in s.libraries
+
+
+def test_version_of_tree_refuses_a_garbled_py_version(tmp_path):
+    (tmp_path / "Include").mkdir()
+    (tmp_path / "Include" / "patchlevel.h").write_text('#define PY_VERSION "3.15.x"\n')
+    with pytest.raises(VersionError, match="3.15.x"):
+        version_of_tree(tmp_path)

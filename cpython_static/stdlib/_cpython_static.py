@@ -39,6 +39,12 @@ CA_DIRS = (
     "/etc/pki/tls/certs",  # Fedora/RHEL
 )
 
+# What the hook did, for `cpython-static verify` (its "hook" check): each piece
+# installed at start-up, and each fix-up as it is applied on its module's first import
+# ("applied", or why it was not needed).  A new CPython release that moves a private
+# internal shows here rather than as a silent no-op.
+REPORT = {"installed": [], "fixups": {}}
+
 _STATIC = ("this Python is statically linked (cpython-static) and cannot load compiled "
            "extension modules")
 
@@ -91,7 +97,7 @@ class _ThenLoader:
     def exec_module(self, module):
         self._loader.exec_module(module)
         module.__spec__.loader = module.__loader__ = self._loader  # done: out of the way
-        self._fixup(module)
+        REPORT["fixups"][module.__name__] = self._fixup(module) or "applied"
 
 
 class _AfterImport:
@@ -186,7 +192,7 @@ def _fix_ensurepip(ensurepip):
     name (3.12+; 3.11's ensurepip writes the file itself)."""
     original = getattr(ensurepip, "_get_pip_whl_path_ctx", None)
     if original is None:
-        return
+        return "not needed: this ensurepip has no _get_pip_whl_path_ctx (3.11 writes the wheel itself)"
     import contextlib
     import os
     import shutil
@@ -231,8 +237,10 @@ def _fix_zip_filenames():
 
 def install():
     _external.ExtensionFileLoader.create_module = _refuse_extension
+    REPORT["installed"].append("extension-refusal")
     if "zipimport" in sys.modules:
         _fix_zip_filenames()
+        REPORT["installed"].append("zip-filenames")
     sys.meta_path.insert(0, _AfterImport({
         "ssl": _fix_ssl,
         "ensurepip": _fix_ensurepip,
@@ -240,6 +248,7 @@ def install():
         "pip._vendor.packaging.tags": _no_platform_tags,
     }))
     sys.meta_path.append(_SharedObjectFinder())
+    REPORT["installed"] += ["after-import-fixups", "shared-object-finder"]
 
 
 install()
