@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.cache import Cache
-from cpython_static.runner import Runner
-from cpython_static.sources import Fetcher, load_lock
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner
+from cpython_static.build.sources import Fetcher, load_lock
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +43,8 @@ def upstream_repo(tmp_path_factory, release_tarball):
     order, each tagged (annotated, like upstream's tags) v3.11.2, v3.13.5, v3.13.15."""
     import shutil
 
-    from cpython_static.sources import extract
-    from cpython_static.upstream import GIT_ENV
+    from cpython_static.build.sources import extract
+    from cpython_static.series.mirror import GIT_ENV
 
     base = tmp_path_factory.mktemp("upstream")
     repo = base / "cpython"

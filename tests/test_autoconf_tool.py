@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static import autoconf, autoconf_tool
-from cpython_static.autoconf import AutoconfError
-from cpython_static.autoconf_tool import autoconf_for, fidelity
-from cpython_static.cache import Cache
-from cpython_static.runner import Runner
-from cpython_static.sources import Fetcher, extract, load_lock
+from cpython_static.build import autoconf
+from cpython_static.build import autoconf_tool
+from cpython_static.build.autoconf import AutoconfError
+from cpython_static.build.autoconf_tool import autoconf_for, fidelity
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner
+from cpython_static.build.sources import Fetcher, extract, load_lock
 
 RELEASES = ("3.11.2", "3.13.5", "3.13.15")
 

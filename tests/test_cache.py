@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cpython_static.cache import Cache, digest_of
+from cpython_static.core.cache import Cache, digest_of
 
 
 def test_digest_is_stable_under_key_order():

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cpython_static import cpython_pr
-from cpython_static.cache import Cache
-from cpython_static.cpython_pr import (
+from cpython_static.upstream import cpython as cpython_pr
+from cpython_static.core.cache import Cache
+from cpython_static.upstream.cpython import (
     LOWEST_GH_ISSUE,
     TEMPLATES,
     BranchMaker,
@@ -43,8 +43,8 @@ from cpython_static.cpython_pr import (
     pre_skip,
     wrap,
 )
-from cpython_static.patches import OPTIONAL_HEADERS, PatchError, load_series, parse_patch
-from cpython_static.runner import Runner
+from cpython_static.build.patches import OPTIONAL_HEADERS, PatchError, load_series, parse_patch
+from cpython_static.core.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
 SERIES = {p.name: p for p in load_series(REPO / "patches")}

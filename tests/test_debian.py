@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static import debian
+from cpython_static.build import debian
 
 DEB822 = """\
 Types: deb

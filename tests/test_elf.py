@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpython_static.elf import ElfError, ElfInfo, parse_elf, read_elf
-from cpython_static.runner import Runner
+from cpython_static.verify.elf import ElfError, ElfInfo, parse_elf, read_elf
+from cpython_static.core.runner import Runner
 
 HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
 # For targets whose libc we do not want to build: no libc, an entry point, one call

@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpython_static.nixpkgs_commit import (
+from cpython_static.upstream.nixpkgs import (
     NixpkgsError,
     edit_configure_flags,
     load_spec,
     make_commit,
     tokenize,
 )
-from cpython_static.runner import Runner
-from cpython_static.upstream import GIT_ENV
+from cpython_static.core.runner import Runner
+from cpython_static.series.mirror import GIT_ENV
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nixpkgs"
 CHECKOUT = FIXTURES / "checkout"
@@ -482,7 +482,7 @@ def configure_args(version: str) -> list[str]:
 
 
 def run_configure(runner, release_tarball, tmp_path, version, args) -> str:
-    from cpython_static.sources import extract
+    from cpython_static.build.sources import extract
 
     tree = extract(release_tarball(version), tmp_path / f"Python-{version}")
     # nixpkgs' own static flag beside ours; the host compiler only answers configure's questions.

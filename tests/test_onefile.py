@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static import onefile
-from cpython_static.runner import Runner
-from cpython_static.verify import make_tls_material
+from cpython_static.build import publish as onefile
+from cpython_static.core.runner import Runner
+from cpython_static.verify.checks import make_tls_material
 
-PACKAGE = Path(onefile.__file__).parent
+PACKAGE = Path(onefile.__file__).parents[1] / "runtime"  # the code that runs inside the interpreter
 ZIP_SCRIPT = PACKAGE / "stdlib_zip.py"
 HOOK = PACKAGE / "stdlib" / "_cpython_static.py"
 

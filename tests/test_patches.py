@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from packaging.specifiers import SpecifierSet
 from unidiff import PatchSet
 
-from cpython_static import autoconf
-from cpython_static.autoconf import AutoconfError
-from cpython_static.patches import (
+from cpython_static.build import autoconf
+from cpython_static.build.autoconf import AutoconfError
+from cpython_static.build.patches import (
     GENERATED_FILES,
     REQUIRED_HEADERS,
     SERIES_FILE,
@@ -34,7 +34,7 @@ from cpython_static.patches import (
     parse_patch,
     select,
 )
-from cpython_static.runner import Runner
+from cpython_static.core.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
 PATCHES_DIR = REPO / "patches"

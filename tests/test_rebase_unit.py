@@ -7,9 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpython_static import patches, rebase
-from cpython_static.cache import Cache
-from cpython_static.runner import Runner
+from cpython_static.build import patches
+from cpython_static.series import rebase
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner
 
 SERIES = Path(__file__).resolve().parent.parent / "patches"
 

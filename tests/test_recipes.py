@@ -1,7 +1,7 @@
 import pytest
 
-from cpython_static import libraries
-from cpython_static.libraries import RecipeError, all_recipe_names, load_recipe, resolve
+from cpython_static.build import libraries
+from cpython_static.build.libraries import RecipeError, all_recipe_names, load_recipe, resolve
 from cpython_static.versions import get_series, supported_series
 
 EXPECTED = {"zlib", "bzip2", "xz", "libffi", "openssl", "sqlite", "ncurses", "readline", "gdbm", "libuuid", "zstd"}

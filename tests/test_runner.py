@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cpython_static.runner import Runner, StepFailed, base_environment
+from cpython_static.core.runner import Runner, StepFailed, base_environment
 
 
 def test_log_holds_command_env_delta_output_and_status(tmp_path):
@@ -68,7 +68,7 @@ def test_interrupt_kills_the_child_and_marks_the_log(tmp_path):
         "import signal, sys\n"
         # A background job inherits SIGINT as ignored; this simulates a user's Ctrl-C.
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-        "from cpython_static.runner import Runner\n"
+        "from cpython_static.core.runner import Runner\n"
         f"Runner({str(tmp_path / 'logs')!r}).run('sleep', ['sleep', '31.7'])\n"
     )
     proc = subprocess.Popen([sys.executable, str(script)], cwd=os.getcwd())

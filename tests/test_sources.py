@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.cache import Cache
-from cpython_static.runner import Runner
-from cpython_static.sources import DebianOrig, Fetcher, Source, SourceError, extract, load_lock
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner
+from cpython_static.build.sources import DebianOrig, Fetcher, Source, SourceError, extract, load_lock
 
 
 def _source(content: bytes, name="demo.tar.gz", urls=(), debian=None) -> Source:
@@ -34,7 +34,7 @@ def test_lock_entries_are_complete():
 
 
 def test_every_recipe_source_is_locked():
-    from cpython_static.libraries import all_recipe_names, load_recipe
+    from cpython_static.build.libraries import all_recipe_names, load_recipe
     lock = load_lock()
     for name in all_recipe_names():
         lock.get("lib", load_recipe(name).source)

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cpython_static.cache import Cache
-from cpython_static.runner import Runner
-from cpython_static.upstream import (
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner
+from cpython_static.series.mirror import (
     DEFAULT_UPSTREAM,
     GIT_ENV,
     Upstream,

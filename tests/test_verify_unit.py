@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cpython_static import smoke_checks
-from cpython_static import verify as V
-from cpython_static.elf import read_elf
-from cpython_static.runner import Runner
+from cpython_static.runtime import smoke_checks
+from cpython_static.verify import checks as V
+from cpython_static.verify.elf import read_elf
+from cpython_static.core.runner import Runner
 
 REPO = Path(__file__).resolve().parents[1]
 HOST_PYTHON = Path(sys.executable).resolve()  # past pyenv shims and venv symlinks
@@ -324,7 +324,7 @@ def test_ctypes_check_without_symbol_lookup(monkeypatch):
     # fails.  The libffi closure round trip must still be exercised and pass.
     import ctypes
 
-    from cpython_static import smoke_checks
+    from cpython_static.runtime import smoke_checks
 
     def stub_dlopen(*args, **kwargs):
         raise OSError("Dynamic loading not supported")
@@ -523,7 +523,7 @@ def test_hook_check_names_what_is_missing():
 
 def test_hook_reports_its_work_when_imported(tmp_path):
     """The hook itself, run in this (host) interpreter's child: it fills REPORT."""
-    hook = REPO / "cpython_static" / "stdlib" / "_cpython_static.py"
+    hook = REPO / "cpython_static" / "runtime" / "stdlib" / "_cpython_static.py"
     # The host's C modules are shared objects the hook would refuse: load them first,
     # then let ssl.py and ensurepip be imported again under the hook.
     code = ("import sys, json, ssl, ensurepip; del sys.modules['ssl'], sys.modules['ensurepip']; "

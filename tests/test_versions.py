@@ -118,7 +118,7 @@ def test_tag_and_version_are_told_apart():
 
 
 def test_lock_sorts_prereleases_and_two_digit_micros():
-    from cpython_static.sources import load_lock
+    from cpython_static.build.sources import load_lock
 
     versions = load_lock().cpython_versions()
     assert versions == sorted(versions, key=release_sort_key)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from cpython_static import status_matrix, watch
-from cpython_static.upstream import tag_version
+from cpython_static.series import reports as status_matrix
+from cpython_static.series import watch
+from cpython_static.series.mirror import tag_version
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "watch.yml"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.cache import Cache
+from cpython_static.core.cache import Cache
 
 VERSION = "3.13.15"
 

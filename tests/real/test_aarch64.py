@@ -4,7 +4,7 @@ too (its `root` fixture covers both targets)."""
 
 from pathlib import Path
 
-from cpython_static.elf import read_elf
+from cpython_static.verify.elf import read_elf
 
 from .conftest import VERSION, run_cli
 

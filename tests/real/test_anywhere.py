@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.runner import Runner
-from cpython_static.verify import make_tls_material
+from cpython_static.core.runner import Runner
+from cpython_static.verify.checks import make_tls_material
 
 from .conftest import VERSION
 from .roots import GID, UID, Root

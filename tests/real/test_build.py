@@ -4,7 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from cpython_static.elf import read_elf
+from cpython_static.verify.elf import read_elf
 
 from .conftest import VERSION, run_cli
 

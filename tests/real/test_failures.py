@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.cache import Cache
+from cpython_static.core.cache import Cache
 
 DRIVER = textwrap.dedent("""
     import signal, sys, time
@@ -20,11 +20,11 @@ DRIVER = textwrap.dedent("""
     # A child started from a background job inherits SIGINT as ignored; a user's Ctrl-C
     # is what this simulates, so take the default behaviour back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from cpython_static import libraries
-    from cpython_static.cache import Cache
-    from cpython_static.runner import Runner
-    from cpython_static.sources import Fetcher, load_lock
-    from cpython_static.toolchain import make_toolchain
+    from cpython_static.build import libraries
+    from cpython_static.core.cache import Cache
+    from cpython_static.core.runner import Runner
+    from cpython_static.build.sources import Fetcher, load_lock
+    from cpython_static.build.toolchain import make_toolchain
 
     recipes = Path(sys.argv[1])
     libraries._recipes_dir = lambda: recipes
@@ -37,7 +37,7 @@ DRIVER = textwrap.dedent("""
 
 
 def _variant(tmp_path, configure_extra: str) -> Path:
-    from cpython_static.libraries import _recipes_dir
+    from cpython_static.build.libraries import _recipes_dir
     recipes = tmp_path / "recipes"
     recipes.mkdir()
     text = _recipes_dir().joinpath("zlib.toml").read_text()
@@ -73,7 +73,7 @@ def test_ctrl_c_leaves_nothing_half_written(tmp_path):
         'build = "autotools"', 'build = "autotools"\nconfigure_script = "./slow-configure"'))
     before = _state(cache)
     proc = subprocess.Popen([sys.executable, "-c", DRIVER.replace(
-        "b.build_all", "import cpython_static.sources as s\n"
+        "b.build_all", "import cpython_static.build.sources as s\n"
         "orig = s.extract\n"
         "def ex(a, d):\n"
         "    r = orig(a, d); (r / 'slow-configure').write_text('#!/bin/sh\\nsleep 60\\n'); (r / 'slow-configure').chmod(0o755); return r\n"

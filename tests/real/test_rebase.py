@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static import patches
+from cpython_static.build import patches
 
 from .conftest import run_cli
 

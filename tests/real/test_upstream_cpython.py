@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.cache import Cache
-from cpython_static.rebase import check_fidelity
-from cpython_static.runner import Runner
-from cpython_static.sources import Fetcher, load_lock
+from cpython_static.core.cache import Cache
+from cpython_static.series.rebase import check_fidelity
+from cpython_static.core.runner import Runner
+from cpython_static.build.sources import Fetcher, load_lock
 
 from .conftest import run_cli
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.runner import Runner
-from cpython_static.upstream import GIT_ENV
+from cpython_static.core.runner import Runner
+from cpython_static.series.mirror import GIT_ENV
 
 from .conftest import run_cli
 

@@ -36,14 +36,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .cache import Cache
-from .runner import Runner, StepFailed, tail_of
-from .upstream import DEFAULT_UPSTREAM, GIT_ENV, LS_REMOTE_TIMEOUT, source_url, tag_version
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner, StepFailed, tail_of
+from cpython_static.series.mirror import DEFAULT_UPSTREAM, GIT_ENV, LS_REMOTE_TIMEOUT, source_url, tag_version
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 STATE_FORMAT = 1
 FAILURE_TAIL_LINES = 40
-SCHEDULE_DIR = Path(__file__).resolve().parent / "schedule"
+SCHEDULE_DIR = Path(__file__).resolve().parent / "schedule"  # package data
 
 DESCRIPTION = """\
 For each CPython release tag upstream has and the state file has no result for (oldest
@@ -75,7 +75,7 @@ class WatchError(Exception):
 
 # ------------------------------------------------------------------------- options
 def add_arguments(p) -> None:
-    from .toolchain import DEFAULT_TARGET, TARGETS
+    from cpython_static.build.toolchain import DEFAULT_TARGET, TARGETS
 
     p.add_argument("--upstream", metavar="URL|PATH",
                    help=f"CPython git repository to watch (default: the official one, {DEFAULT_UPSTREAM})")
@@ -228,7 +228,7 @@ def select_tags(ls_remote_output: str, *, include_prereleases: bool, minimum: tu
 
 def minimum_series() -> tuple[int, int]:
     """The oldest series the version table describes (3.11): older ones are not ours to watch."""
-    from .versions import supported_series
+    from cpython_static.versions import supported_series
 
     major, minor = supported_series()[0].split(".")
     return int(major), int(minor)
@@ -276,12 +276,12 @@ class TagRun:
         self.fetcher, self.jobs, self.progress = fetcher, jobs, progress
 
     def __call__(self, tag: str, target: str, entry: dict) -> dict:
-        from .autoconf import AutoconfError
-        from .patches import PatchError
-        from .rebase import Rebaser, RebaseError
-        from .sources import SourceError
-        from .upstream import UpstreamError
-        from .versions import VersionError
+        from cpython_static.build.autoconf import AutoconfError
+        from cpython_static.build.patches import PatchError
+        from cpython_static.series.rebase import Rebaser, RebaseError
+        from cpython_static.build.sources import SourceError
+        from cpython_static.series.mirror import UpstreamError
+        from cpython_static.versions import VersionError
 
         started = time.monotonic()
         series = self.workspace / f"series-{os.getpid()}"
@@ -346,7 +346,7 @@ def _step_of(exc: Exception) -> str:
 
 # -------------------------------------------------------------------------- the run
 def run(args) -> int:
-    from .cli import Reporter, _run_id, default_patches_dir
+    from cpython_static.cli.main import Reporter, _run_id, default_patches_dir
 
     reporter = Reporter(quiet=args.quiet)
     state_path = Path(args.state).resolve()
@@ -366,7 +366,7 @@ def run(args) -> int:
 
 
 def _targets(args) -> list[str]:
-    from .toolchain import DEFAULT_TARGET, TARGETS
+    from cpython_static.build.toolchain import DEFAULT_TARGET, TARGETS
 
     targets = list(dict.fromkeys(args.target or [DEFAULT_TARGET]))
     for t in targets:
@@ -378,7 +378,7 @@ def _targets(args) -> list[str]:
 
 
 def _run(args, reporter, state_path: Path, results: Path, targets, run_id, default_patches_dir) -> int:
-    from . import status_matrix
+    from cpython_static.series import reports as status_matrix
 
     upstream = args.upstream or DEFAULT_UPSTREAM
     if args.merge:
@@ -413,8 +413,8 @@ def _run(args, reporter, state_path: Path, results: Path, targets, run_id, defau
                                  minimum=minimum_series())
         todo, skipped = plan(tags, state, targets, only=args.tag, retry=args.retry, max_tags=args.max_tags)
         processed, failures = [], []
-        from .cache import Cache
-        from .sources import Fetcher
+        from cpython_static.core.cache import Cache
+        from cpython_static.build.sources import Fetcher
 
         cache = Cache(Path(args.cache).resolve() if args.cache else None)
         # Per state file: two watchers with different state files never share a worktree.

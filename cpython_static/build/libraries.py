@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .cache import Cache, digest_of
-from .runner import Runner
-from .sources import Fetcher, Lock, extract
+from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.runner import Runner
+from cpython_static.build.sources import Fetcher, Lock, extract
 
 RECIPE_FORMAT = 1  # bump to rebuild every library after a change in this module
 _STYLES = {"autotools", "make"}

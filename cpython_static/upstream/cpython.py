@@ -15,7 +15,7 @@ the machine unless ``--push REMOTE`` is given.
 
 What the commits say lives in each patch's optional header fields (Upstream-Issue,
 Upstream-Subject, NEWS-Section, NEWS-Entry, Configure-Doc: see patches.OPTIONAL_HEADERS);
-how it is laid out lives in the templates under ``upstream/cpython/``.
+how it is laid out lives in the templates under ``templates/cpython/`` (package data).
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, autoconf, patches
-from .cache import Cache
-from .runner import Runner, StepFailed
-from .upstream import GIT_ENV, USER_GIT_ENV
-from .versions import Release, VersionError
+from cpython_static import __version__
+from cpython_static.build import autoconf
+from cpython_static.build import patches
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.series.mirror import GIT_ENV, USER_GIT_ENV
+from cpython_static.versions import Release, VersionError
 
 DESCRIPTION = """\
 In the CPython clone REPO, create a branch (default static-build-BASE) off BASE with one
@@ -64,7 +66,7 @@ configure names (built from its pinned source when the system's differs).
   cpython-static upstream cpython --repo ~/src/cpython --base v3.11.2 --issue 116303
 """
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "upstream" / "cpython"
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "cpython"  # package data
 EXIT_OK, EXIT_FAILED = 0, 1
 
 # blurb refuses smaller gh-issue numbers: CPython's GitHub issues start there (the
@@ -123,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .cli import Reporter, default_patches_dir
+    from cpython_static.cli.main import Reporter, default_patches_dir
 
     reporter = Reporter(quiet=args.quiet)
     cache = Cache(Path(args.cache).resolve() if args.cache else None)
@@ -483,7 +485,7 @@ class BranchMaker:
     # ---------------------------------------------------------------------- the work
     def _work(self, repo, scratch, base, base_commit, version, py_version, candidates, issue, identity,
               commits, skipped, evidence, build) -> str | None:
-        from .rebase import Rebaser
+        from cpython_static.series.rebase import Rebaser
 
         tree = scratch / "cpython"
         with self._timed("clone"):
@@ -611,17 +613,17 @@ class BranchMaker:
 
     # ---------------------------------------------------------------------- evidence
     def _fidelity(self, tree: Path) -> dict:
-        from .rebase import check_fidelity
+        from cpython_static.series.rebase import check_fidelity
 
         return check_fidelity(tree, self.cache, self.fetcher(), self.lock(), self.runner, progress=self.progress)
 
     def _autoconf(self, tree: Path):
-        from .autoconf_tool import autoconf_for
+        from cpython_static.build.autoconf_tool import autoconf_for
 
         return autoconf_for(tree, self.cache, self.fetcher(), self.lock(), self.runner, progress=self.progress)
 
     def _build(self, tree: Path, version: str, applied: tuple[str, ...]) -> tuple[dict, dict]:
-        from .rebase import build_and_verify
+        from cpython_static.series.rebase import build_and_verify
 
         # applied: the build passes the options these patches add (versions.toml by_patch).
         build, verify = build_and_verify(tree, version, self.cache, self.fetcher(), self.lock(), self.runner,
@@ -638,14 +640,14 @@ class BranchMaker:
 
     def fetcher(self):
         if self._fetcher is None:
-            from .sources import Fetcher
+            from cpython_static.build.sources import Fetcher
 
             self._fetcher = Fetcher(self.cache, self.runner, mirror=self.mirror)
         return self._fetcher
 
     def lock(self):
         if self._lock is None:
-            from .sources import load_lock
+            from cpython_static.build.sources import load_lock
 
             self._lock = load_lock()
         return self._lock
@@ -753,7 +755,7 @@ def pr_text(wording: Wording, commits: list[Commit], evidence: dict, *, base: st
         if not_passed:
             lines.append(wording.say("evidence", "options_not_passed", options=", ".join(f"`{o}`" for o in not_passed)))
         if v and v.get("ok"):
-            from .verify import ALL_CHECKS
+            from cpython_static.verify.checks import ALL_CHECKS
 
             lines.append(wording.say("evidence", "verified", checks=v.get("checks"), names=", ".join(ALL_CHECKS)))
         elif v:

@@ -2,7 +2,7 @@
 ``pkgsStatic.python3`` build its extension modules into the interpreter
 (NixOS/nixpkgs#138448).
 
-The change is data (``upstream/nixpkgs/configure-flags.toml`` and the commit message
+The change is data (``templates/nixpkgs/configure-flags.toml`` and the commit message
 template beside it); this module finds where it goes in
 ``pkgs/development/interpreters/python/cpython/default.nix`` -- the ``optionals static
 [ … ]`` part of ``configureFlags`` -- with a small Nix tokenizer rather than by line
@@ -28,10 +28,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .runner import Runner, StepFailed
-from .upstream import GIT_ENV, IDENTITY, USER_GIT_ENV
+from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.series.mirror import GIT_ENV, IDENTITY, USER_GIT_ENV
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "upstream" / "nixpkgs"
+DATA_DIR = Path(__file__).resolve().parent / "templates" / "nixpkgs"  # package data
 SPEC_FILE = DATA_DIR / "configure-flags.toml"
 MESSAGE_TEMPLATE = DATA_DIR / "commit-message.txt.tmpl"
 
@@ -631,8 +631,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .cache import default_root
-    from .cli import Reporter, _run_id
+    from cpython_static.core.cache import default_root
+    from cpython_static.cli.main import Reporter, _run_id
 
     reporter = Reporter(quiet=args.quiet or args.json)
     log_dir = Path(args.log_dir).resolve() if args.log_dir else default_root() / "logs" / _run_id("nixpkgs")

@@ -14,8 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache, digest_of
-from .runner import Runner
+from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.runner import Runner
 
 # Fixed build date (the CPython convention is the release's, but one constant keeps
 # builds of every version comparable): 2000-01-01T00:00:00Z.

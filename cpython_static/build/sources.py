@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from . import debian
-from .cache import Cache, sha256_file
-from .runner import Runner, StepFailed
-from .versions import release_sort_key
+from cpython_static.build import debian
+from cpython_static.core.cache import Cache, sha256_file
+from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.versions import release_sort_key
 
 MIRROR_ENV = "CPYTHON_STATIC_MIRROR"
 DOWNLOAD_TIMEOUT = 60
@@ -94,7 +94,7 @@ class Lock:
 
 def load_lock(path: Path | None = None) -> Lock:
     if path is None:
-        data = tomllib.loads(resources.files(__package__).joinpath("sources.lock.toml").read_text())
+        data = tomllib.loads(resources.files("cpython_static").joinpath("sources.lock.toml").read_text())
     else:
         data = tomllib.loads(Path(path).read_text())
     lock = Lock()

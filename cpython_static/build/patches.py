@@ -25,7 +25,7 @@ from packaging.version import Version
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
-from cpython_static.runner import Runner, StepFailed
+from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release
 
 SERIES_FILE = "series"

@@ -26,14 +26,14 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-from .cache import Cache, digest_of
-from .runner import Runner
-from .sources import Fetcher, Lock
+from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.runner import Runner
+from cpython_static.build.sources import Fetcher, Lock
 
 FORMAT = 1  # bump to rebuild every archive after a change in this module
-PACKAGE = resources.files(__package__)
-HOOK = PACKAGE.joinpath("stdlib", "_cpython_static.py")
-ZIP_SCRIPT = PACKAGE.joinpath("stdlib_zip.py")
+RUNTIME = resources.files("cpython_static.runtime")  # what runs inside the interpreter
+HOOK = RUNTIME.joinpath("stdlib", "_cpython_static.py")
+ZIP_SCRIPT = RUNTIME.joinpath("stdlib_zip.py")
 LAYOUTS = ("onefile", "tree", "both")
 
 

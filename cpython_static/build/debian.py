@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .runner import Runner, StepFailed
+from cpython_static.core.runner import Runner, StepFailed
 
 APT_DIR = Path("/etc/apt")
 OUR_SOURCES = "cpython-static-src.sources"

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .cache import Cache
-from .runner import Runner, StepFailed, StepResult
+from cpython_static import __version__
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner, StepFailed, StepResult
 
 DEFAULT_VERSION = "3.13.15"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -60,16 +60,16 @@ def _run_id(kind: str) -> str:
 
 def default_patches_dir() -> Path | None:
     # The series lives at the top of the project checkout, beside the package.
-    candidate = Path(__file__).resolve().parent.parent / "patches"
+    candidate = Path(__file__).resolve().parents[2] / "patches"
     return candidate if (candidate / "series").is_file() else None
 
 
 # -- build -------------------------------------------------------------------------------
 def cmd_build(args) -> int:
-    from .cpython import CPythonBuilder, resolve_request
-    from .pipeline import build_publish_verify
-    from .sources import Fetcher, load_lock
-    from .toolchain import make_toolchain
+    from cpython_static.build.cpython import CPythonBuilder, resolve_request
+    from cpython_static.build.pipeline import build_publish_verify
+    from cpython_static.build.sources import Fetcher, load_lock
+    from cpython_static.build.toolchain import make_toolchain
 
     reporter = Reporter(quiet=args.quiet)
     out = Path(args.out).resolve()
@@ -141,7 +141,7 @@ def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
 
 # -- bench -------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    from .bench import bench, render
+    from cpython_static.verify.bench import bench, render
 
     binary = Path(args.binary)
     if not binary.is_file():
@@ -153,7 +153,7 @@ def cmd_bench(args) -> int:
 
 # -- rebase ------------------------------------------------------------------------------
 def cmd_rebase(args) -> int:
-    from .rebase import Rebaser
+    from cpython_static.series.rebase import Rebaser
 
     if sum(bool(x) for x in (args.tag, args.cont, args.abort)) != 1:
         raise UsageError("give exactly one of: a TAG (like v3.13.15), --continue, --abort")
@@ -164,7 +164,7 @@ def cmd_rebase(args) -> int:
     patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
     if patches_dir is None and not args.abort:
         raise UsageError("no patch series found: pass --patches DIR")
-    from .sources import Fetcher
+    from cpython_static.build.sources import Fetcher
 
     rebaser = Rebaser(cache, runner, upstream_source=args.upstream, patches_dir=patches_dir or Path("."),
                       results_dir=Path(args.results).resolve(), fetcher=Fetcher(cache, runner, mirror=args.mirror),
@@ -198,26 +198,26 @@ def cmd_rebase(args) -> int:
 # Each command's options and work live in its own module (add_arguments / run), so the
 # parser here only routes.
 def cmd_upstream_cpython(args) -> int:
-    from .cpython_pr import run
+    from cpython_static.upstream.cpython import run
 
     return run(args)
 
 
 def cmd_upstream_nixpkgs(args) -> int:
-    from .nixpkgs_commit import run
+    from cpython_static.upstream.nixpkgs import run
 
     return run(args)
 
 
 def cmd_watch(args) -> int:
-    from .watch import run
+    from cpython_static.series.watch import run
 
     return run(args)
 
 
 # -- verify ------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
-    from .verify import verify
+    from cpython_static.verify.checks import verify
 
     reporter = Reporter(quiet=args.quiet or args.json)
     binary = Path(args.binary).resolve()
@@ -239,7 +239,7 @@ def cmd_verify(args) -> int:
 
 # -- sources -----------------------------------------------------------------------------
 def cmd_sources(args) -> int:
-    from .sources import Fetcher, load_lock
+    from cpython_static.build.sources import Fetcher, load_lock
 
     lock = load_lock()
     if args.action == "list":
@@ -284,7 +284,7 @@ def _terminate(signum, frame):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .toolchain import DEFAULT_TARGET, TARGETS, TOOLCHAINS
+    from cpython_static.build.toolchain import DEFAULT_TARGET, TARGETS, TOOLCHAINS
 
     p = argparse.ArgumentParser(prog="cpython-static", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -395,7 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the build")
     r.set_defaults(func=cmd_rebase)
 
-    from . import cpython_pr, nixpkgs_commit, watch
+    from cpython_static.upstream import cpython as cpython_pr
+    from cpython_static.upstream import nixpkgs as nixpkgs_commit
+    from cpython_static.series import watch
 
     u = sub.add_parser(
         "upstream", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -434,17 +436,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .versions import VersionError
-    from .autoconf import AutoconfError
-    from .libraries import RecipeError
-    from .patches import PatchError
-    from .sources import SourceError
-    from .toolchain import ToolchainError
-    from .verify import VerifyError
-    from .rebase import RebaseError
-    from .upstream import UpstreamError
-    from .cpython_pr import CPythonPRError
-    from .nixpkgs_commit import NixpkgsError
+    from cpython_static.versions import VersionError
+    from cpython_static.build.autoconf import AutoconfError
+    from cpython_static.build.libraries import RecipeError
+    from cpython_static.build.patches import PatchError
+    from cpython_static.build.sources import SourceError
+    from cpython_static.build.toolchain import ToolchainError
+    from cpython_static.verify.checks import VerifyError
+    from cpython_static.series.rebase import RebaseError
+    from cpython_static.series.mirror import UpstreamError
+    from cpython_static.upstream.cpython import CPythonPRError
+    from cpython_static.upstream.nixpkgs import NixpkgsError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -17,9 +17,9 @@ import re
 import shutil
 from pathlib import Path
 
-from .cache import Cache
-from .runner import Runner, StepFailed
-from .versions import Release, VersionError
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.versions import Release, VersionError
 
 DEFAULT_UPSTREAM = "https://github.com/python/cpython.git"
 

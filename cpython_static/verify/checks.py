@@ -39,10 +39,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from . import smoke_checks
-from .elf import ElfError, ElfInfo, read_elf
-from .runner import Runner, StepFailed
-from .versions import Release
+from cpython_static.runtime import smoke_checks
+from cpython_static.verify.elf import ElfError, ElfInfo, read_elf
+from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.versions import Release
 
 __all__ = [
     "Check", "VerifyReport", "VerifyError", "verify", "ALL_CHECKS", "SMOKE_CHECKS",
@@ -51,8 +51,8 @@ __all__ = [
     "make_tls_material",
 ]
 
-SMOKE_SCRIPT = Path(__file__).with_name("smoke_checks.py")
-MODULES_TOML = Path(__file__).with_name("modules.toml")
+SMOKE_SCRIPT = Path(smoke_checks.__file__)  # run inside the interpreter under test
+MODULES_TOML = Path(__file__).resolve().parents[1] / "modules.toml"
 
 BASE_CHECKS = ("static", "version", "builtin_modules", "no_shared_modules", "stdlib", "hook")
 SMOKE_CHECKS = tuple(smoke_checks.CHECKS)

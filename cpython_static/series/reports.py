@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from .upstream import tag_version
+from cpython_static.series.mirror import tag_version
 
 PAGES = ("index.md", "index.json", "index.html")
 
@@ -139,7 +139,7 @@ def write(directory: Path, state: dict) -> list[str]:
 
 
 def render_failure(tag: str, target: str, entry: dict) -> str:
-    from .watch import failure_details
+    from cpython_static.series.watch import failure_details
 
     failure = entry.get("failure") or {}
     command, log, errors, tail = failure_details(entry)

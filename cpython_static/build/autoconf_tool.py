@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import autoconf
-from .autoconf import AutoconfError
-from .cache import Cache, digest_of
-from .runner import Runner, StepFailed
-from .sources import Fetcher, Lock, SourceError, extract
+from cpython_static.build import autoconf
+from cpython_static.build.autoconf import AutoconfError
+from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.build.sources import Fetcher, Lock, SourceError, extract
 
 RECIPE_FORMAT = 1  # bump to rebuild every cached autoconf after a change in the recipe below
 

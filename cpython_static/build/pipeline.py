@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache
-from .cpython import BuiltPython, CPythonBuilder, Request
-from .onefile import publish_onefile, publish_tree, stdlib_archive
-from .runner import Runner
-from .sources import Fetcher, Lock
-from .verify import VerifyReport, verify
+from cpython_static.core.cache import Cache
+from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
+from cpython_static.build.publish import publish_onefile, publish_tree, stdlib_archive
+from cpython_static.core.runner import Runner
+from cpython_static.build.sources import Fetcher, Lock
+from cpython_static.verify.checks import VerifyReport, verify
 
 
 @dataclass

@@ -15,17 +15,18 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from . import autoconf, patches
-from .cache import Cache, digest_of, sha256_file
-from .libraries import BuiltLibrary, LibraryBuilder
-from .runner import Runner
-from .sources import Fetcher, Lock, extract
-from .versions import Series, VersionError, get_series, parse_release, version_of_tree
+from cpython_static.build import autoconf
+from cpython_static.build import patches
+from cpython_static.core.cache import Cache, digest_of, sha256_file
+from cpython_static.build.libraries import BuiltLibrary, LibraryBuilder
+from cpython_static.core.runner import Runner
+from cpython_static.build.sources import Fetcher, Lock, extract
+from cpython_static.versions import Series, VersionError, get_series, parse_release, version_of_tree
 
 FORMAT = 2  # bump to rebuild every interpreter after a change in this module
 # cpython-static's main() (launcher/main.c), linked beside CPython's own python: it adds
 # the one-file layout's path configuration and the start-up hook (see the file).
-LAUNCHER = resources.files(__package__).joinpath("launcher")
+LAUNCHER = resources.files("cpython_static.runtime").joinpath("launcher")
 # Baked into sysconfig only; the interpreter finds its library relative to itself.
 INSTALL_PREFIX = "/opt/cpython-static"
 # Bulky and only for CPython's own test suite; the pruned tree is what dist/ gets.
@@ -144,7 +145,7 @@ class CPythonBuilder:
     def _build_python(self, request: Request) -> "BuiltPython":
         """A cross build runs the same CPython version on the build machine to generate
         code (--with-build-python): the static build for the host's own arch, cached."""
-        from .toolchain import TARGETS, host_arch, make_toolchain
+        from cpython_static.build.toolchain import TARGETS, host_arch, make_toolchain
 
         native = next((t for t in TARGETS.values() if t.arch == host_arch()), None)
         if native is None:
@@ -174,7 +175,7 @@ class CPythonBuilder:
                 if any(p.changes_configure_inputs for p in selected):
                     program = self.autoconf_program
                     if program is None:  # the exact release, the system's or built from the lock
-                        from .autoconf_tool import autoconf_for
+                        from cpython_static.build.autoconf_tool import autoconf_for
 
                         program = autoconf_for(src, self.cache, self.fetcher, self.lock, self.runner,
                                                progress=self.progress).program

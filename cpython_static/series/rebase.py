@@ -35,11 +35,12 @@ from pathlib import Path
 
 from unidiff import PatchSet
 
-from . import autoconf, patches
-from .cache import Cache
-from .runner import Runner, StepFailed
-from .upstream import GIT_ENV
-from .versions import Release, parse_release
+from cpython_static.build import autoconf
+from cpython_static.build import patches
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.series.mirror import GIT_ENV
+from cpython_static.versions import Release, parse_release
 
 # What each status means (the report's legend).
 STATUSES = {
@@ -323,7 +324,7 @@ class Rebaser:
 
     # -------------------------------------------------------------------- regenerate
     def _autoconf_choice(self, tree: Path):
-        from .autoconf_tool import autoconf_for
+        from cpython_static.build.autoconf_tool import autoconf_for
 
         return autoconf_for(tree, self.cache, self._fetcher(), self._lock(), self.runner, progress=self.progress)
 
@@ -469,20 +470,20 @@ class Rebaser:
         return State(**json.loads(self.state_file.read_text()))
 
     def _upstream(self):
-        from .upstream import Upstream
+        from cpython_static.series.mirror import Upstream
 
         return Upstream(self.cache, self.runner, self.upstream_source)
 
     def _fetcher(self):
         if self.fetcher is None:
-            from .sources import Fetcher
+            from cpython_static.build.sources import Fetcher
 
             self.fetcher = Fetcher(self.cache, self.runner)
         return self.fetcher
 
     def _lock(self):
         if self.lock is None:
-            from .sources import load_lock
+            from cpython_static.build.sources import load_lock
 
             self.lock = load_lock()
         return self.lock
@@ -493,7 +494,7 @@ def check_fidelity(tree: Path, cache: Cache, fetcher, lock, runner: Runner, *, p
     """Whether the exact autoconf ``tree``'s configure names (the system's, or one built
     from the lock) regenerates the *unmodified* ``tree``'s configure and pyconfig.h.in
     byte for byte.  Works on a copy of the inputs; ``tree`` is not touched."""
-    from .autoconf_tool import autoconf_for, fidelity
+    from cpython_static.build.autoconf_tool import autoconf_for, fidelity
 
     choice = autoconf_for(tree, cache, fetcher, lock, runner, progress=progress)
     scratch = cache.scratch("fidelity")
@@ -515,10 +516,10 @@ def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runn
 
     Returns (build, verify) result dicts; failures are results, not exceptions.  Durations
     go into ``steps`` under "build LABEL" and "verify LABEL"."""
-    from .cpython import CPythonBuilder, Request
-    from .pipeline import build_publish_verify
-    from .toolchain import DEFAULT_TARGET, make_toolchain
-    from .verify import VerifyError, verify
+    from cpython_static.build.cpython import CPythonBuilder, Request
+    from cpython_static.build.pipeline import build_publish_verify
+    from cpython_static.build.toolchain import DEFAULT_TARGET, make_toolchain
+    from cpython_static.verify.checks import VerifyError, verify
 
     target = target or DEFAULT_TARGET
     steps = {} if steps is None else steps
