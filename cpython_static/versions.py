@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cpython_static.core.errors import UsageError
+
 import re
 import tomllib
 from dataclasses import dataclass
@@ -10,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 
-class VersionError(ValueError):
-    pass
+class VersionError(UsageError, ValueError):
+    """A version, tag or series cpython-static does not know."""
 
 
 @dataclass(frozen=True)

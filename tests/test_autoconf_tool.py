@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from cpython_static.build import autoconf
-from cpython_static.build import autoconf_tool
+from cpython_static.build import autoconf as autoconf_tool
 from cpython_static.build.autoconf import AutoconfError
-from cpython_static.build.autoconf_tool import autoconf_for, fidelity
+from cpython_static.build.autoconf import autoconf_for, fidelity
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner
 from cpython_static.build.sources import Fetcher, extract, load_lock
@@ -46,7 +46,7 @@ def pristine(tmp_path_factory, release_tarball):
 
 
 def built(env, version: str, markers: list[str], progress=lambda m: None):
-    return autoconf_tool.build(version, markers, env["cache"], env["fetcher"], env["lock"],
+    return autoconf_tool.build_release(version, markers, env["cache"], env["fetcher"], env["lock"],
                                env["runner"], progress)
 
 

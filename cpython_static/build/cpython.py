@@ -175,7 +175,7 @@ class CPythonBuilder:
                 if any(p.changes_configure_inputs for p in selected):
                     program = self.autoconf_program
                     if program is None:  # the exact release, the system's or built from the lock
-                        from cpython_static.build.autoconf_tool import autoconf_for
+                        from cpython_static.build.autoconf import autoconf_for
 
                         program = autoconf_for(src, self.cache, self.fetcher, self.lock, self.runner,
                                                progress=self.progress).program

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from cpython_static.core.errors import WorkFailed
 from cpython_static.core.cache import Cache, digest_of
 from cpython_static.core.runner import Runner
 from cpython_static.build.sources import Fetcher, Lock, extract
@@ -33,8 +34,8 @@ RECIPE_FORMAT = 1  # bump to rebuild every library after a change in this module
 _STYLES = {"autotools", "make"}
 
 
-class RecipeError(ValueError):
-    pass
+class RecipeError(WorkFailed, ValueError):
+    """A recipe that cannot be read or whose build lacks what it promised."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from packaging.version import Version
 from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 
+from cpython_static.core.errors import WorkFailed
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release
 
@@ -89,7 +90,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PATCH_ENV_UNSET = ("POSIXLY_CORRECT", "PATCH_GET", "SIMPLE_BACKUP_SUFFIX", "VERSION_CONTROL")
 
 
-class PatchError(Exception):
+class PatchError(WorkFailed):
     """A patch or the series is malformed or does not apply; the message names the file."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from cpython_static.core.errors import WorkFailed
 from cpython_static.build import debian
 from cpython_static.core.cache import Cache, sha256_file
 from cpython_static.core.runner import Runner, StepFailed
@@ -30,8 +31,8 @@ MIRROR_ENV = "CPYTHON_STATIC_MIRROR"
 DOWNLOAD_TIMEOUT = 60
 
 
-class SourceError(RuntimeError):
-    pass
+class SourceError(WorkFailed, RuntimeError):
+    """No provider gave the pinned bytes; the message lists every one tried."""
 
 
 @dataclass(frozen=True)

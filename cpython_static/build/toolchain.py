@@ -14,6 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache, digest_of
 from cpython_static.core.runner import Runner
 
@@ -39,8 +40,8 @@ TARGETS = {
 DEFAULT_TARGET = "x86_64-linux-musl"
 
 
-class ToolchainError(RuntimeError):
-    pass
+class ToolchainError(UsageError, RuntimeError):
+    """An unknown toolchain or target, or a host tool missing (the message says which package)."""
 
 
 def get_target(name: str) -> Target:

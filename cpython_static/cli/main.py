@@ -12,10 +12,10 @@ from pathlib import Path
 
 from cpython_static import __version__
 from cpython_static.core.cache import Cache
+from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Error, UsageError
 from cpython_static.core.runner import Runner, StepFailed, StepResult
 
 DEFAULT_VERSION = "3.13.15"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 DESCRIPTION = """\
 Build a fully static CPython (musl libc, every standard-library extension module
@@ -275,10 +275,6 @@ def cmd_sources(args) -> int:
     return EXIT_OK
 
 
-class UsageError(Exception):
-    pass
-
-
 def _terminate(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -436,18 +432,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cpython_static.versions import VersionError
-    from cpython_static.build.autoconf import AutoconfError
-    from cpython_static.build.libraries import RecipeError
-    from cpython_static.build.patches import PatchError
-    from cpython_static.build.sources import SourceError
-    from cpython_static.build.toolchain import ToolchainError
-    from cpython_static.verify.checks import VerifyError
-    from cpython_static.series.rebase import RebaseError
-    from cpython_static.series.mirror import UpstreamError
-    from cpython_static.upstream.cpython import CPythonPRError
-    from cpython_static.upstream.nixpkgs import NixpkgsError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     # Ctrl-C and `kill` (also when started in the background, where SIGINT is inherited
@@ -456,13 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
-    except (UsageError, VersionError, ToolchainError, VerifyError, RebaseError, UpstreamError,
-            CPythonPRError, NixpkgsError) as exc:
+    except Error as exc:  # UsageError -> 2, WorkFailed -> 1 (core/errors.py)
         print(f"cpython-static: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (StepFailed, SourceError, RecipeError, PatchError, AutoconfError) as exc:
-        print(f"cpython-static: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return exc.exit_code
     except KeyboardInterrupt:
         print("cpython-static: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130

@@ -9,6 +9,8 @@ which names the step, its log file and the log's last lines, so no error ever sa
 
 from __future__ import annotations
 
+from cpython_static.core.errors import WorkFailed
+
 import os
 import re
 import shlex
@@ -43,15 +45,16 @@ def base_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]
     return env
 
 
-class StepFailed(RuntimeError):
+class StepFailed(WorkFailed, RuntimeError):
     """A command exited non-zero (or could not start); carries where its log is."""
 
     def __init__(self, step: str, log: Path, returncode: int | None, tail: str, why: str = ""):
-        self.step, self.log, self.returncode, self.tail = step, log, returncode, tail
+        self.log, self.returncode, self.tail = log, returncode, tail
         status = why or f"exit status {returncode}"
         super().__init__(
             f"step '{step}' failed ({status})\n  log: {log}\n  last lines:\n"
-            + "\n".join("    " + line for line in tail.splitlines())
+            + "\n".join("    " + line for line in tail.splitlines()),
+            step=step,
         )
 
 

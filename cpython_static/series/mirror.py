@@ -17,6 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
+from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release, VersionError
@@ -54,8 +55,8 @@ IDENTITY = {"user.name": "cpython-static", "user.email": "cpython-static@localho
 LS_REMOTE_TIMEOUT = 120  # seconds: listing tags is one small round trip
 
 
-class UpstreamError(Exception):
-    pass
+class UpstreamError(UsageError):
+    """An unknown tag, an unreachable or broken repository."""
 
 
 def tag_version(tag: str) -> tuple[int, int, int, int, int] | None:

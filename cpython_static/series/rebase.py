@@ -35,6 +35,7 @@ from pathlib import Path
 
 from unidiff import PatchSet
 
+from cpython_static.core.errors import UsageError
 from cpython_static.build import autoconf
 from cpython_static.build import patches
 from cpython_static.core.cache import Cache
@@ -65,7 +66,7 @@ _GIT_ENV = {**GIT_ENV, "GIT_EDITOR": "true",
 MAX_FUZZ = 2  # GNU patch's default; more would let a hunk land on unrelated lines
 
 
-class RebaseError(Exception):
+class RebaseError(UsageError):
     """The rebase cannot start or go on (bad tag, nothing to continue, ...)."""
 
 
@@ -324,7 +325,7 @@ class Rebaser:
 
     # -------------------------------------------------------------------- regenerate
     def _autoconf_choice(self, tree: Path):
-        from cpython_static.build.autoconf_tool import autoconf_for
+        from cpython_static.build.autoconf import autoconf_for
 
         return autoconf_for(tree, self.cache, self._fetcher(), self._lock(), self.runner, progress=self.progress)
 
@@ -494,7 +495,7 @@ def check_fidelity(tree: Path, cache: Cache, fetcher, lock, runner: Runner, *, p
     """Whether the exact autoconf ``tree``'s configure names (the system's, or one built
     from the lock) regenerates the *unmodified* ``tree``'s configure and pyconfig.h.in
     byte for byte.  Works on a copy of the inputs; ``tree`` is not touched."""
-    from cpython_static.build.autoconf_tool import autoconf_for, fidelity
+    from cpython_static.build.autoconf import autoconf_for, fidelity
 
     choice = autoconf_for(tree, cache, fetcher, lock, runner, progress=progress)
     scratch = cache.scratch("fidelity")

@@ -36,6 +36,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed, tail_of
 from cpython_static.series.mirror import DEFAULT_UPSTREAM, GIT_ENV, LS_REMOTE_TIMEOUT, source_url, tag_version
@@ -69,7 +70,7 @@ not run (another run holds the lock, upstream unreachable, bad state file).
 """
 
 
-class WatchError(Exception):
+class WatchError(UsageError):
     """The watcher itself cannot run (exit 2): lock held, upstream unreachable, bad state."""
 
 

@@ -35,6 +35,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cpython_static.core.errors import UsageError, WorkFailed
 from cpython_static import __version__
 from cpython_static.build import autoconf
 from cpython_static.build import patches
@@ -98,11 +99,11 @@ _NEW_OPTION = re.compile(r"AS_HELP_STRING\(\s*\[(--[a-z0-9][a-z0-9-]*)")
 _PY_VERSION = re.compile(r'^#define\s+PY_VERSION\s+"([^"]+)"', re.M)
 
 
-class CPythonPRError(Exception):
+class CPythonPRError(UsageError):
     """Bad input (not a CPython checkout, a dirty tree, an existing branch, ...)."""
 
 
-class _Failed(Exception):
+class _Failed(WorkFailed):
     """The work itself failed (a patch that does not apply, a failed build)."""
 
 
@@ -618,7 +619,7 @@ class BranchMaker:
         return check_fidelity(tree, self.cache, self.fetcher(), self.lock(), self.runner, progress=self.progress)
 
     def _autoconf(self, tree: Path):
-        from cpython_static.build.autoconf_tool import autoconf_for
+        from cpython_static.build.autoconf import autoconf_for
 
         return autoconf_for(tree, self.cache, self.fetcher(), self.lock(), self.runner, progress=self.progress)
 

@@ -28,6 +28,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.series.mirror import GIT_ENV, IDENTITY, USER_GIT_ENV
 
@@ -51,8 +52,8 @@ already has the change, or the branch already holds this commit).
 """
 
 
-class NixpkgsError(Exception):
-    pass
+class NixpkgsError(UsageError):
+    """Not a nixpkgs checkout, a file of another shape, a dirty tree, a foreign branch."""
 
 
 # -- the change, as data ------------------------------------------------------------------

@@ -1,0 +1,89 @@
+"""The reviewed tables of built-in modules, one per CPython series (``modules.toml``),
+and the comparison of a binary's ``sys.builtin_module_names`` against them."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+MODULES_TOML = Path(__file__).resolve().parents[1] / "modules.toml"
+
+
+@dataclass(frozen=True)
+class SeriesTable:
+    series: str
+    derived: bool
+    builtin: frozenset[str]
+    excluded: Mapping[str, str]
+    targets: Mapping[str, tuple[frozenset[str], frozenset[str]]]  # target -> (add, remove)
+    note: str = ""
+    proven: bool = True  # False: derived from sources, no build has reported the set yet
+
+
+def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
+    derived = bool(raw.get("derived", False))
+    builtin = frozenset(raw.get("builtin", ()))
+    excluded = dict(raw.get("excluded", {}))
+    if derived and not builtin:
+        raise ValueError(f"modules.toml: series {series} is derived but has no builtin list")
+    if overlap := builtin & excluded.keys():
+        raise ValueError(f"modules.toml: {series} both expects and excludes {sorted(overlap)}")
+    if blank := [name for name, why in excluded.items() if not str(why).strip()]:
+        raise ValueError(f"modules.toml: {series} excludes {blank} without a reason")
+    targets = {}
+    for target, override in raw.get("targets", {}).items():
+        add, remove = frozenset(override.get("add", ())), frozenset(override.get("remove", ()))
+        if add & remove:
+            raise ValueError(f"modules.toml: {series}/{target} adds and removes {sorted(add & remove)}")
+        targets[target] = (add, remove)
+    return SeriesTable(series, derived, builtin, excluded, targets,
+                       note=str(raw.get("reason", raw.get("sources", ""))),
+                       proven=bool(raw.get("proven", True)))
+
+
+def load_module_tables(path: Path | None = None) -> dict[str, SeriesTable]:
+    data = tomllib.loads((path or MODULES_TOML).read_text(encoding="utf-8"))
+    return {series: _series_from_toml(series, raw) for series, raw in data["series"].items()}
+
+
+class UnverifiedSeries(LookupError):
+    pass
+
+
+def expected_builtin_modules(table: SeriesTable, target: str) -> frozenset[str]:
+    if not table.derived:
+        raise UnverifiedSeries(f"no verified module table for {table.series}: {table.note}")
+    add, remove = table.targets.get(target, (frozenset(), frozenset()))
+    return (table.builtin | add) - remove
+
+
+@dataclass(frozen=True)
+class ModuleDiff:
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.unexpected
+
+    def describe(self, excluded: Mapping[str, str] | None = None) -> str:
+        if self.ok:
+            return ""
+        excluded = excluded or {}
+        parts = []
+        if self.missing:
+            parts.append("missing: " + ", ".join(self.missing))
+        if self.unexpected:
+            # An unexpected module we excluded on purpose is worth its reason: the
+            # build engine probably forgot the flag that keeps it out.
+            shown = [f"{m} (excluded: {excluded[m]})" if m in excluded else m
+                     for m in self.unexpected]
+            parts.append("unexpected: " + ", ".join(shown))
+        return "; ".join(parts)
+
+
+def compare_modules(expected: Iterable[str], actual: Iterable[str]) -> ModuleDiff:
+    expected, actual = set(expected), set(actual)
+    return ModuleDiff(tuple(sorted(expected - actual)), tuple(sorted(actual - expected)))
