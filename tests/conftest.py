@@ -44,7 +44,7 @@ def upstream_repo(tmp_path_factory, release_tarball):
     import shutil
 
     from cpython_static.build.sources import extract
-    from cpython_static.series.mirror import GIT_ENV
+    from cpython_static.core.git import GIT_ENV
 
     base = tmp_path_factory.mktemp("upstream")
     repo = base / "cpython"

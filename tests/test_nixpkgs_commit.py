@@ -27,7 +27,7 @@ from cpython_static.upstream.nixpkgs import (
     tokenize,
 )
 from cpython_static.core.runner import Runner
-from cpython_static.series.mirror import GIT_ENV
+from cpython_static.core.git import GIT_ENV
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nixpkgs"
 CHECKOUT = FIXTURES / "checkout"

@@ -145,7 +145,8 @@ class CPythonBuilder:
     def _build_python(self, request: Request) -> "BuiltPython":
         """A cross build runs the same CPython version on the build machine to generate
         code (--with-build-python): the static build for the host's own arch, cached."""
-        from cpython_static.build.toolchain import TARGETS, host_arch, make_toolchain
+        from cpython_static.build.toolchain import TARGETS, make_toolchain
+        from cpython_static.core.arch import host_arch
 
         native = next((t for t in TARGETS.values() if t.arch == host_arch()), None)
         if native is None:

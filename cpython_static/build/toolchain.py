@@ -14,6 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpython_static.core.arch import host_arch
 from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache, digest_of
 from cpython_static.core.runner import Runner
@@ -51,10 +52,6 @@ def get_target(name: str) -> Target:
         raise ToolchainError(
             f"unsupported target '{name}'; supported targets: {', '.join(sorted(TARGETS))}"
         ) from None
-
-
-def host_arch() -> str:
-    return platform.machine()
 
 
 class ZigToolchain:

@@ -18,36 +18,13 @@ import shutil
 from pathlib import Path
 
 from cpython_static.core.errors import UsageError
+from cpython_static.core.git import GIT_ENV
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release, VersionError
 
 DEFAULT_UPSTREAM = "https://github.com/python/cpython.git"
 
-
-# What every git command runs with.  No prompt may wait for a password that nobody will
-# type; the system and user configuration stay out (a user's url.insteadOf, fetch.*,
-# commit.gpgSign … would change what we do).  Variables pointing git at another
-# repository (set when running inside a git hook, say) are removed.
-GIT_ENV: dict[str, str | None] = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    # A stalled transfer (under 1 KB/s for a minute) fails instead of hanging forever.
-    "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
-    "GIT_HTTP_LOW_SPEED_TIME": "60",
-    "GIT_DIR": None,
-    "GIT_WORK_TREE": None,
-    "GIT_INDEX_FILE": None,
-    "GIT_COMMON_DIR": None,
-    "GIT_OBJECT_DIRECTORY": None,
-}
-
-# What git runs with where the *user's* configuration must apply (their identity for the
-# commits they will submit, their credentials and url rewrites for a push to their fork):
-# GIT_ENV without its config isolation; still no prompt waits for a password.
-USER_GIT_ENV: dict[str, str | None] = {**GIT_ENV, "GIT_CONFIG_NOSYSTEM": None, "GIT_CONFIG_GLOBAL": None}
 
 # The identity commits in a worktree are made under, so they work where git has none.
 IDENTITY = {"user.name": "cpython-static", "user.email": "cpython-static@localhost"}

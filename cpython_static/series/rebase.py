@@ -40,7 +40,7 @@ from cpython_static.build import autoconf
 from cpython_static.build import patches
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed
-from cpython_static.series.mirror import GIT_ENV
+from cpython_static.core.git import GIT_ENV
 from cpython_static.versions import Release, parse_release
 
 # What each status means (the report's legend).

@@ -39,7 +39,8 @@ from pathlib import Path
 from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed, tail_of
-from cpython_static.series.mirror import DEFAULT_UPSTREAM, GIT_ENV, LS_REMOTE_TIMEOUT, source_url, tag_version
+from cpython_static.core.git import GIT_ENV
+from cpython_static.series.mirror import DEFAULT_UPSTREAM, LS_REMOTE_TIMEOUT, source_url, tag_version
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 STATE_FORMAT = 1

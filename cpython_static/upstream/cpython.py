@@ -41,7 +41,7 @@ from cpython_static.build import autoconf
 from cpython_static.build import patches
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed
-from cpython_static.series.mirror import GIT_ENV, USER_GIT_ENV
+from cpython_static.core.git import GIT_ENV, UserRepo
 from cpython_static.versions import Release, VersionError
 
 DESCRIPTION = """\
@@ -394,37 +394,19 @@ class BranchMaker:
 
     # --------------------------------------------------------------------- validation
     def _check_repo(self, repo: Path) -> Path:
-        given = repo
-        repo = Path(repo).expanduser()
-        if not repo.is_dir():
-            raise CPythonPRError(f"--repo {given}: no such directory")
-        res = self._git(repo, "rev-parse", "--show-toplevel", capture=True, check=False, step="git rev-parse (is it a checkout?)")
-        if res.returncode != 0:
-            raise CPythonPRError(f"--repo {given} is not a git checkout (git rev-parse --show-toplevel failed; "
-                                 f"log: {res.log}): a clone of CPython's repository is expected")
-        top = Path(res.output.strip()).resolve()
+        self.user = UserRepo(repo, self.runner, option="--repo", error=CPythonPRError)
+        top = self.user.root
         missing = [m for m in CPYTHON_MARKERS if not (top / m).is_file()]
         if missing:
-            raise CPythonPRError(f"--repo {given} is not a CPython checkout: {top} has no {', '.join(missing)}")
-        status = self._git_out(top, "status", "--porcelain", "--ignore-submodules=none")
-        if status.strip():
-            lines = status.splitlines()
-            raise CPythonPRError(
-                f"{top} has uncommitted changes ({len(lines)} path(s), e.g. {lines[0].strip()!r}): commit or "
-                "stash them first. The branch is made from --base, not from the working tree, and a "
-                "clean tree makes sure nothing you meant to include is silently left out")
+            raise CPythonPRError(f"--repo {repo} is not a CPython checkout: {top} has no {', '.join(missing)}")
+        self.user.check_clean(untracked=True, why=(
+            " (the branch is made from --base, not from the working tree, and a clean tree makes"
+            " sure nothing you meant to include is silently left out)"))
         return top
 
     def _resolve(self, repo: Path, base: str) -> str:
-        if not base or base.startswith("-"):
-            raise CPythonPRError(f"--base {base!r} is not a branch, tag or commit")
-        res = self._git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}",
-                        capture=True, check=False, step=f"git rev-parse {base}")
-        if res.returncode != 0:
-            tags = self._git_out(repo, "tag", "--list", "v3.*", "--sort=-v:refname").split()[:5]
-            raise CPythonPRError(f"--base {base} names no commit in {repo}"
-                                 + (f" (latest release tags there: {', '.join(tags)})" if tags else ""))
-        return res.output.strip()
+        tags = self._git_out(repo, "tag", "--list", "v3.*", "--sort=-v:refname").split()[:5]
+        return self.user.resolve(base, hint=f"; latest release tags there: {', '.join(tags)}" if tags else "")
 
     def _show(self, repo: Path, commit: str, path: str) -> str:
         res = self._git(repo, "show", f"{commit}:{path}", capture=True, check=False, step=f"git show {path}")
@@ -433,22 +415,14 @@ class BranchMaker:
         return res.output
 
     def _check_branch(self, repo: Path, branch: str) -> None:
-        res = self._git(repo, "check-ref-format", "--branch", branch, capture=True, check=False,
-                        step="git check-ref-format")
-        if res.returncode != 0 or branch.startswith("-"):
-            raise CPythonPRError(f"--branch {branch!r} is not a valid branch name")
-        existing = self._git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", capture=True,
-                             check=False, step=f"git rev-parse refs/heads/{branch}")
-        if existing.returncode == 0:
-            raise CPythonPRError(f"branch {branch} already exists in {repo} (at {existing.output.strip()[:12]}): "
+        self.user.check_branch_name(branch)
+        tip = self.user.branch_tip(branch)
+        if tip is not None:
+            raise CPythonPRError(f"branch {branch} already exists in {repo} (at {tip[:12]}): "
                                  f"pass --branch OTHER, or delete it first (git branch -D {branch})")
 
     def _check_remote(self, repo: Path, remote: str) -> None:
-        names = self._git_out(repo, "remote").split()
-        if remote not in names:
-            raise CPythonPRError(f"--push {remote}: {repo} has no such remote"
-                                 + (f" (it has: {', '.join(names)})" if names else " (it has none)")
-                                 + f"; add it with git remote add {remote} URL")
+        self.user.check_remote(remote)
 
     def _check_upstream_fields(self, patch, issue: int | None) -> None:
         check_issue(issue if issue is not None else patch.upstream_issue, patch.name)
@@ -470,14 +444,9 @@ class BranchMaker:
 
     def _identity(self, repo: Path) -> dict:
         """The user's git identity as their git would use it (global config included)."""
-        def get(key):
-            res = self._git(repo, "config", "--get", key, capture=True, check=False, env=USER_GIT_ENV,
-                            step=f"git config {key}")
-            return res.output.strip() if res.returncode == 0 else ""
-
-        name, email = get("user.name"), get("user.email")
-        if name and email:
-            return {"name": name, "email": email, "source": "git config"}
+        found = self.user.identity()
+        if found:
+            return {"name": found[0], "email": found[1], "source": "git config"}
         self.progress(f"no git identity (user.name, user.email) configured: committing as "
                       f"{FALLBACK_IDENTITY[0]} <{FALLBACK_IDENTITY[1]}>; amend with "
                       "`git commit --amend --reset-author` before submitting")
@@ -594,22 +563,19 @@ class BranchMaker:
         with self._timed("create branch"):
             self._git(repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--",
                       str(scratch / "cpython"), f"refs/heads/{WORK_BRANCH}")
-            res = self._git(repo, "update-ref", "-m", "cpython-static upstream cpython", f"refs/heads/{branch}",
-                            head, "", capture=True, check=False, step=f"git update-ref {branch}")
-            if res.returncode != 0:
+            try:
+                self.user.create_branch(branch, head)
+            except StepFailed as exc:
                 raise CPythonPRError(f"could not create branch {branch} in {repo} (did it appear meanwhile?); "
-                                     f"log: {res.log}")
+                                     f"log: {exc.log}") from None
 
     def _push(self, repo: Path, remote: str, branch: str) -> dict:
         with self._timed("push"):
             try:
-                # The user's own git configuration applies here (credential helpers,
-                # url.insteadOf for their fork); prompts stay off.
-                self._git(repo, "push", "--quiet", "--", remote, f"refs/heads/{branch}:refs/heads/{branch}",
-                          env=USER_GIT_ENV, step=f"git push {remote} {branch}")
-            except StepFailed as exc:
-                raise _Failed(f"branch {branch} was created in {repo}, but pushing it to {remote} failed "
-                              f"(log: {exc.log}); push it yourself: git push {remote} {branch}") from exc
+                self.user.push(remote, branch)
+            except CPythonPRError as exc:
+                raise _Failed(f"branch {branch} was created in {repo}, but {exc}; push it yourself:"
+                              f" git push {remote} {branch}") from None
         return {"remote": remote, "ref": f"refs/heads/{branch}"}
 
     # ---------------------------------------------------------------------- evidence
@@ -708,8 +674,8 @@ class BranchMaker:
         return _Timer()
 
 
-# upstream's isolated git environment (no system or global configuration, no prompts),
-# no editor (every message is given), and no opportunistic index refresh: `git status`
+# The isolated git environment (no system or global configuration, no prompts), no
+# editor (every message is given), and no opportunistic index refresh: `git status`
 # would otherwise rewrite the user's index file while only reading it.
 _GIT_ENV = {**GIT_ENV, "GIT_EDITOR": "true", "GIT_OPTIONAL_LOCKS": "0"}
 

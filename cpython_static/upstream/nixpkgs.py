@@ -30,7 +30,8 @@ from pathlib import Path
 
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner, StepFailed
-from cpython_static.series.mirror import GIT_ENV, IDENTITY, USER_GIT_ENV
+from cpython_static.core.git import GIT_ENV, UserRepo
+from cpython_static.series.mirror import IDENTITY
 
 DATA_DIR = Path(__file__).resolve().parent / "templates" / "nixpkgs"  # package data
 SPEC_FILE = DATA_DIR / "configure-flags.toml"
@@ -407,41 +408,12 @@ class Outcome:
         return self.commit is not None
 
 
-class Nixpkgs:
-    """A nixpkgs checkout, read through git plumbing only."""
+class Nixpkgs(UserRepo):
+    """A nixpkgs checkout, read through git plumbing only (core.git.UserRepo)."""
 
     def __init__(self, path: Path, runner: Runner, spec: Spec):
-        self.runner = runner
+        super().__init__(path, runner, option="--nixpkgs", error=NixpkgsError)
         self.spec = spec
-        path = Path(path).expanduser()
-        if not path.is_dir():
-            raise NixpkgsError(f"{path}: no such directory (give --nixpkgs a nixpkgs checkout)")
-        res = self.git("find the checkout", "rev-parse", "--show-toplevel", cwd=path, check=False)
-        if res.returncode != 0 or not res.output.strip():
-            raise NixpkgsError(f"{path} is not a git checkout (git rev-parse --show-toplevel failed; "
-                               f"log: {res.log})")
-        self.root = Path(res.output.strip())
-
-    def git(self, step: str, *args: str, cwd: Path | None = None, env=None, **kw):
-        # The checkout's own config applies; the user's global one does not (a
-        # commit.gpgSign there would prompt, url.insteadOf would redirect a push...).
-        # GIT_OPTIONAL_LOCKS=0: `git status` must not refresh the user's index.
-        full = {**GIT_ENV, "GIT_OPTIONAL_LOCKS": "0", **(env or {})}
-        return self.runner.run(step, ["git", *args], cwd=cwd or self.root, env=full, capture=True, **kw)
-
-    def out(self, step: str, *args: str, **kw) -> str:
-        return self.git(step, *args, **kw).output.strip()
-
-    def resolve(self, ref: str) -> str:
-        if ref.startswith("-"):
-            raise NixpkgsError(f"--base {ref!r}: not a revision")
-        res = self.git(f"resolve {ref}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-        if res.returncode != 0:
-            raise NixpkgsError(f"{self.root} has no commit {ref!r} (give --base a branch, tag or sha)")
-        return res.output.strip()
-
-    def has(self, rev: str, path: str) -> bool:
-        return self.git(f"look for {path}", "cat-file", "-e", f"{rev}:{path}", check=False).returncode == 0
 
     def check_shape(self, base: str) -> None:
         missing = [p for p in (*self.spec.markers, self.spec.file) if not self.has(base, p)]
@@ -453,25 +425,6 @@ class Nixpkgs:
         raise NixpkgsError(f"{self.root} is not a nixpkgs checkout{hint}: its commit {base[:12]} "
                            f"has no {', '.join(missing)}")
 
-    def check_clean(self) -> None:
-        # Tracked changes only: an untracked `result` link or notes file harms nothing.
-        dirty = self.out("check the working tree", "status", "--porcelain", "--untracked-files=no")
-        if dirty:
-            lines = dirty.splitlines()
-            more = f" … ({len(lines)} in all)" if len(lines) > 5 else ""
-            raise NixpkgsError(f"{self.root} has uncommitted changes; commit or stash them first:\n  "
-                               + "\n  ".join(lines[:5]) + more)
-
-    def check_branch_name(self, branch: str) -> None:
-        res = self.git("check the branch name", "check-ref-format", "--branch", branch, check=False)
-        if branch.startswith("-") or res.returncode != 0:
-            raise NixpkgsError(f"{branch!r} is not a valid branch name")
-
-    def branch_tip(self, branch: str) -> str | None:
-        res = self.git(f"look for branch {branch}", "rev-parse", "--verify", "--quiet",
-                       f"refs/heads/{branch}", check=False)
-        return res.output.strip() if res.returncode == 0 else None
-
     def read(self, rev: str, path: str) -> tuple[str, str]:
         """(mode, text) of ``path`` at ``rev``."""
         entry = self.out(f"mode of {path}", "ls-tree", rev, "--", path)
@@ -482,16 +435,6 @@ class Nixpkgs:
         if "\ufffd" in text:
             raise NixpkgsError(f"{path} at {rev[:12]} is not UTF-8 text")
         return mode, text
-
-    def identity(self) -> tuple[str, str] | None:
-        """The user's git identity as git itself would pick it (the checkout's config, then
-        the user's global one): the commit is theirs to submit."""
-        env = USER_GIT_ENV
-        name = self.git("git config user.name", "config", "--get", "user.name", env=env, check=False)
-        email = self.git("git config user.email", "config", "--get", "user.email", env=env, check=False)
-        if name.returncode or email.returncode or not name.output.strip() or not email.output.strip():
-            return None
-        return name.output.strip(), email.output.strip()
 
     def commit(self, base: str, mode: str, text: str, message: str, who: tuple[str, str]) -> str:
         """A commit on top of ``base`` whose only change is the spec's file; nothing but
@@ -509,28 +452,6 @@ class Nixpkgs:
         # --no-gpg-sign: a signing prompt would wait forever without a terminal.
         return self.out("commit", "commit-tree", "--no-gpg-sign", tree, "-p", base, "-F", "-",
                         env=people, stdin=message)
-
-    def create_branch(self, branch: str, commit: str) -> None:
-        # `create` fails if the branch appeared meanwhile: never overwrite anything.
-        self.git(f"create branch {branch}", "update-ref", "--stdin",
-                 stdin=f"create refs/heads/{branch} {commit}\n")
-
-    def delete_branch(self, branch: str, commit: str) -> None:
-        self.git(f"remove branch {branch}", "update-ref", "-d", f"refs/heads/{branch}", commit, check=False)
-
-    def push(self, remote: str, branch: str) -> None:
-        if remote.startswith("-"):
-            raise NixpkgsError(f"--push {remote!r}: not a remote")
-        # The user's own configuration applies here: credentials and url rewrites for their
-        # fork live in it.  No prompt may wait for a password, though.
-        env = USER_GIT_ENV
-        try:
-            self.git(f"push {branch} to {remote}", "push", "--porcelain", remote,
-                     f"refs/heads/{branch}:refs/heads/{branch}", env=env, timeout=600)
-        except StepFailed as exc:
-            lines = [ln.strip() for ln in exc.tail.splitlines() if ln.strip() and not ln.startswith("#")]
-            why = next((ln for ln in lines if ln.startswith(("fatal:", "error:", "!"))), lines[-1] if lines else "")
-            raise NixpkgsError(f"pushing {branch} to {remote} failed: {why}\n  (log: {exc.log})") from None
 
 
 def parse_check(runner: Runner, text: str, label: str) -> str:

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from cpython_static.core.arch import host_arch, target_arch
 from cpython_static.core.errors import UsageError
 from cpython_static.runtime import smoke_checks
 from cpython_static.verify.elf import ElfError, ElfInfo, read_elf
@@ -114,21 +115,9 @@ class VerifyReport:
 
 
 # ================================================================== emulation
-_ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "i386": "x86", "i486": "x86",
-                 "i586": "x86", "i686": "x86"}
 # qemu-user names the CPUs its own way.
 _QEMU_ARCH = {"x86": "i386", "powerpc64le": "ppc64le", "powerpc64": "ppc64",
               "powerpc": "ppc", "loongarch64": "loongarch64"}
-
-
-def host_arch() -> str:
-    machine = platform.machine().lower()
-    return _ARCH_ALIASES.get(machine, machine)
-
-
-def target_arch(target: str) -> str:
-    arch = target.split("-", 1)[0]
-    return _ARCH_ALIASES.get(arch, arch)
 
 
 def resolve_emulator(target: str, emulator: Sequence[str] | None, search_path: str) -> list[str]:

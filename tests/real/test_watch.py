@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cpython_static.core.runner import Runner
-from cpython_static.series.mirror import GIT_ENV
+from cpython_static.core.git import GIT_ENV
 
 from .conftest import run_cli
 
