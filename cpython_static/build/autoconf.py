@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpython_static.core.errors import WorkFailed
+from cpython_static.build.patches import gnu_patch
 from cpython_static.build.sources import Fetcher, Lock, SourceError, extract
 from cpython_static.core.cache import Cache, digest_of
 from cpython_static.core.runner import Runner, StepFailed
@@ -463,8 +464,7 @@ def _produce(version: str, release: AutoconfRecipe, patches: dict[str, str], arc
         for marker, text in patches.items():
             patch = work / f"backport{marker}.patch"
             patch.write_text(text, encoding="utf-8")
-            runner.run(f"{step} patch {marker}", ["patch", "-p1", "--forward", "--batch", "-i", patch],
-                       cwd=src)
+            gnu_patch(runner, patch, src, step=f"{step} patch {marker}")
         # EMACS=no: an installed emacs would otherwise be used to byte-compile lisp files.
         env = {**_AUTOTOOLS_ENV, "EMACS": "no"}
         prefix = final.absolute()

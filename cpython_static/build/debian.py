@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cpython_static.core.fsutil import atomic_write
 from cpython_static.core.runner import Runner, StepFailed
 
 APT_DIR = Path("/etc/apt")
@@ -171,9 +172,7 @@ def ensure_deb_src(runner: Runner, suites: list[str], apt_dir: Path = APT_DIR) -
                 f"the Debian source provider needs these deb-src entries in {target}, and "
                 f"writing there needs root:\n{text}"
             )
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, target)
+        atomic_write(target, text)
         runner.run("apt-get update (deb-src)", ["apt-get", "update", "-q"])
     return target
 

@@ -88,6 +88,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # different machines (POSIXLY_CORRECT changes defaults, PATCH_GET checks files out of
 # RCS/SCCS, the other two name backup files we ask patch not to make).
 _PATCH_ENV_UNSET = ("POSIXLY_CORRECT", "PATCH_GET", "SIMPLE_BACKUP_SUFFIX", "VERSION_CONTROL")
+PATCH_ENV = {name: None for name in _PATCH_ENV_UNSET}
 
 
 class PatchError(WorkFailed):
@@ -216,6 +217,25 @@ def select(series: Iterable[Patch], version: str) -> list[Patch]:
     return [patch for patch in series if patch.applies_to(version)]
 
 
+def gnu_patch(runner: Runner, patch_file: Path, tree: Path, *, step: str, fuzz: int = 0,
+              reverse: bool = False, dry_run: bool = False, capture: bool = False, check: bool = True):
+    """``patch -p1`` of ``patch_file`` in ``tree``: the one way GNU patch is run.
+
+    ``--forward`` always, also with ``--reverse``: ``--batch`` alone would take a patch that
+    looks already applied (or, reversing, one that looks unapplied: "Unreversed patch
+    detected!  Ignoring -R.") for the other direction and quietly apply it that way.
+    ``--no-backup-if-mismatch``: a backup (.orig) of each file patched at an offset would
+    be left in the tree and could end up installed next to the real file.  The
+    environment variables that change GNU patch's behaviour are unset (_PATCH_ENV_UNSET)."""
+    argv = ["patch", "-p1", "--forward", "--batch", f"--fuzz={fuzz}", "--no-backup-if-mismatch",
+            "-i", str(Path(patch_file).resolve())]
+    if reverse:
+        argv.insert(1, "--reverse")
+    if dry_run:
+        argv.append("--dry-run")
+    return runner.run(step, argv, cwd=tree, env=PATCH_ENV, capture=capture, check=check)
+
+
 def apply(
     patches: Iterable[Patch], tree: Path, runner: Runner, *, reverse: bool = False
 ) -> list[str]:
@@ -243,22 +263,11 @@ def apply(
     if reverse:
         ordered.reverse()
     applied: list[str] = []
-    env = {name: None for name in _PATCH_ENV_UNSET}
     for patch in ordered:
-        argv = [
-            "patch", "-p1", "--forward", "--batch", "--fuzz=0",
-            # A backup (.orig) of each file patched at an offset would be left in the tree
-            # and could end up installed next to the real file.
-            "--no-backup-if-mismatch",
-            "-i", str(patch.path.resolve()),
-        ]
-        if reverse:
-            argv.insert(1, "--reverse")
         verb = "reverse" if reverse else "apply"
         try:
-            runner.run(
-                f"{verb} patch {patch.name} (dry run)", argv + ["--dry-run"], cwd=tree, env=env
-            )
+            gnu_patch(runner, patch.path, tree, step=f"{verb} patch {patch.name} (dry run)",
+                      reverse=reverse, dry_run=True)
         except StepFailed as exc:
             raise PatchError(
                 f"{patch.path}: does not {verb} cleanly to {tree} (dry run: nothing of it was"
@@ -267,7 +276,7 @@ def apply(
                 + "\n".join("    " + line for line in exc.tail.splitlines())
             ) from exc
         try:
-            runner.run(f"{verb} patch {patch.name}", argv, cwd=tree, env=env)
+            gnu_patch(runner, patch.path, tree, step=f"{verb} patch {patch.name}", reverse=reverse)
         except StepFailed as exc:
             raise PatchError(
                 f"{patch.path}: failed to {verb} to {tree} after a successful dry run; the"

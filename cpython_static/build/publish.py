@@ -26,6 +26,7 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
+from cpython_static.core.fsutil import swap_dir
 from cpython_static.core.cache import Cache, digest_of
 from cpython_static.core.runner import Runner
 from cpython_static.build.sources import Fetcher, Lock
@@ -72,18 +73,6 @@ def stdlib_archive(cache: Cache, fetcher: Fetcher, lock: Lock, runner: Runner, b
     return entry.path / "stdlib.zip"
 
 
-def _replace(tmp: Path, dest: Path) -> None:
-    """Move ``tmp`` to ``dest`` in one rename (a directory: the old one goes after)."""
-    if tmp.is_dir() and dest.exists():
-        old = dest.with_name(dest.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(dest, old)
-        os.rename(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, dest)
-
-
 def publish_onefile(launcher: Path, archive: Path, dest: Path, strip=None) -> Path:
     """``dest`` = ``launcher`` (stripped by ``strip(path)`` when given) + ``archive``."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +84,7 @@ def publish_onefile(launcher: Path, archive: Path, dest: Path, strip=None) -> Pa
         with open(tmp, "ab") as out, open(archive, "rb") as zipped:
             shutil.copyfileobj(zipped, out)
         os.chmod(tmp, 0o755)
-        _replace(tmp, dest)
+        swap_dir(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -123,7 +112,7 @@ def publish_tree(built, wheel: Path, dest: Path, strip=None) -> Path:
             whl.extractall(lib / "site-packages")
         if strip:
             strip(tmp / "bin" / f"python{_major_minor(built.version)}")
-        _replace(tmp, dest)
+        swap_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from unidiff import PatchSet
 
+from cpython_static.core.fsutil import StepTimer, atomic_write, swap_dir
 from cpython_static.core.errors import UsageError
 from cpython_static.build import autoconf
 from cpython_static.build import patches
@@ -57,7 +58,6 @@ STATUSES = {
 APPLIED = {"clean", "offset", "fuzz", "conflict"}
 
 _HUNK = re.compile(r"Hunk #\d+ succeeded at \d+(?: with fuzz (?P<fuzz>\d+))?(?: \(offset (?P<offset>-?\d+) lines?\))?")
-_PATCH_ENV = {name: None for name in patches._PATCH_ENV_UNSET}
 # upstream's isolated git environment, plus: no editor for merge messages, and a fixed
 # identity for the worktree's commits (they only carry the series' patches).
 _GIT_ENV = {**GIT_ENV, "GIT_EDITOR": "true",
@@ -279,14 +279,9 @@ class Rebaser:
 
     # ----------------------------------------------------------------- GNU patch, git
     def _dry_run(self, patch, tree: Path, *, fuzz: int, reverse: bool = False) -> tuple[bool, int, int]:
-        # --forward with --reverse too: --batch alone would take an unreversed patch for a
-        # reversed one ("Unreversed patch detected!  Ignoring -R.") and apply it forward.
-        argv = ["patch", "-p1", "--forward", "--batch", f"--fuzz={fuzz}", "--no-backup-if-mismatch",
-                "--dry-run", "-i", str(patch.path.resolve())]
-        if reverse:
-            argv.insert(1, "--reverse")
         what = f"{'reverse ' if reverse else ''}dry run {patch.name} (fuzz {fuzz})"
-        res = self.runner.run(what, argv, cwd=tree, env=_PATCH_ENV, capture=True, check=False)
+        res = patches.gnu_patch(self.runner, patch.path, tree, step=what, fuzz=fuzz, reverse=reverse,
+                                dry_run=True, capture=True, check=False)
         if res.returncode != 0:
             return False, 0, 0
         fuzzes, offsets = [0], [0]
@@ -296,9 +291,7 @@ class Rebaser:
         return True, max(fuzzes), max(offsets)
 
     def _patch(self, patch, tree: Path, *, fuzz: int) -> None:
-        self.runner.run(f"apply {patch.name}", ["patch", "-p1", "--forward", "--batch", f"--fuzz={fuzz}",
-                                                "--no-backup-if-mismatch", "-i", str(patch.path.resolve())],
-                        cwd=tree, env=_PATCH_ENV)
+        patches.gnu_patch(self.runner, patch.path, tree, step=f"apply {patch.name}", fuzz=fuzz)
 
     def _git(self, tree: Path, *args: str, capture: bool = False):
         return self.runner.run(f"git {args[0]}", ["git", *args], cwd=tree, env=_GIT_ENV, capture=capture)
@@ -394,10 +387,7 @@ class Rebaser:
                 (new_dir / patch.name).write_text(header + diff, encoding="utf-8")
                 written.append(patch.name)
             patches.load_series(new_dir)  # what goes back must load
-            old = self.patches_dir.with_name(f".{self.patches_dir.name}.old-{os.getpid()}")
-            os.rename(self.patches_dir, old)
-            os.rename(new_dir, self.patches_dir)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_dir(new_dir, self.patches_dir)
         finally:
             shutil.rmtree(new_dir, ignore_errors=True)
         return written
@@ -448,24 +438,10 @@ class Rebaser:
         self.state_file.unlink(missing_ok=True)
 
     def _step(self, st: State, name: str):
-        rebaser = self
-
-        class _Timer:
-            def __enter__(self):
-                self.started = time.monotonic()
-                rebaser.progress(name)
-
-            def __exit__(self, *exc):
-                st.steps[name] = round(time.monotonic() - self.started, 2)
-                return False
-
-        return _Timer()
+        return StepTimer(st.steps, progress=self.progress)(name)
 
     def _save(self, st: State) -> None:
-        self.workspace.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(st), indent=2))
-        os.replace(tmp, self.state_file)
+        atomic_write(self.state_file, json.dumps(asdict(st), indent=2))
 
     def _load(self) -> State:
         return State(**json.loads(self.state_file.read_text()))

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from cpython_static.core.fsutil import atomic_write
 from cpython_static.series.mirror import tag_version
 
 PAGES = ("index.md", "index.json", "index.html")
@@ -133,7 +134,7 @@ def write(directory: Path, state: dict) -> list[str]:
     }
     written = []
     for name in PAGES:
-        _replace(directory / name, texts[name])
+        atomic_write(directory / name, texts[name])
         written.append(str(directory / name))
     return written
 
@@ -169,11 +170,4 @@ def render_failure(tag: str, target: str, entry: dict) -> str:
 def write_failure(directory: Path, tag: str, target: str, entry: dict) -> Path:
     path = directory / "failures" / f"{tag}-{target}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    _replace(path, render_failure(tag, target, entry))
-    return path
-
-
-def _replace(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    return atomic_write(path, render_failure(tag, target, entry))

@@ -36,6 +36,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from cpython_static.core.fsutil import atomic_write
 from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed, tail_of
@@ -158,14 +159,7 @@ def _state_problem(state) -> str | None:
 
 def save_state(path: Path, state: dict) -> None:
     """Written beside, flushed, then renamed over: a reader (or a kill -9) never sees half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
 def is_done(state: dict, tag: str, target: str) -> bool:
@@ -535,11 +529,7 @@ def write_systemd(dest: Path, args, state_path: Path, results: Path) -> list[Pat
             text = text.replace(f" @{name}@\n", f" {value}\n" if value else "\n").replace(f"@{name}@", value)
         if re.search(r"@[A-Z]+@", text):
             raise WatchError(f"{template} has a placeholder this version does not fill")
-        out = dest / template.name
-        tmp = dest / f".{template.name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-        written.append(out)
+        written.append(atomic_write(dest / template.name, text))
     return written
 
 

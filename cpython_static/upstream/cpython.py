@@ -35,6 +35,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cpython_static.core.fsutil import StepTimer
 from cpython_static.core.errors import UsageError, WorkFailed
 from cpython_static import __version__
 from cpython_static.build import autoconf
@@ -661,17 +662,7 @@ class BranchMaker:
         return res.output if res.returncode == 0 else ""
 
     def _timed(self, name: str):
-        maker = self
-
-        class _Timer:
-            def __enter__(self):
-                self.started = time.monotonic()
-
-            def __exit__(self, *exc):
-                maker.steps[name] = round(time.monotonic() - self.started, 1)
-                return False
-
-        return _Timer()
+        return StepTimer(self.steps, digits=1)(name)
 
 
 # The isolated git environment (no system or global configuration, no prompts), no
