@@ -212,6 +212,13 @@ def parse_patch(path: Path, name: str | None = None) -> Patch:
     return _build_patch(path, name or path.name, headers, files, diff)
 
 
+def default_patches_dir() -> Path | None:
+    """The project's series: ``patches/`` at the top of the checkout, beside the package
+    (an installed wheel has none: pass --patches DIR)."""
+    candidate = Path(__file__).resolve().parents[2] / "patches"
+    return candidate if (candidate / "series").is_file() else None
+
+
 def select(series: Iterable[Patch], version: str) -> list[Patch]:
     """The patches of ``series`` whose Python-Versions cover ``version``, in order."""
     return [patch for patch in series if patch.applies_to(version)]

@@ -13,7 +13,11 @@ from pathlib import Path
 from cpython_static import __version__
 from cpython_static.core.cache import Cache
 from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Error, UsageError
-from cpython_static.core.runner import Runner, StepFailed, StepResult
+from cpython_static.build.patches import default_patches_dir
+from cpython_static.cli import upstream as upstream_cli
+from cpython_static.cli import watch as watch_cli
+from cpython_static.cli.output import Reporter, context
+from cpython_static.core.runner import Runner, StepFailed
 
 DEFAULT_VERSION = "3.13.15"
 
@@ -34,36 +38,6 @@ external command is logged; a failure names its step, log file and the log's las
 """.format(default=DEFAULT_VERSION)
 
 
-class Reporter:
-    """Human progress on stderr: one line per step with the elapsed time."""
-
-    def __init__(self, quiet: bool = False):
-        self.started = time.monotonic()
-        self.quiet = quiet
-
-    def line(self, text: str) -> None:
-        if not self.quiet:
-            print(f"[{time.monotonic() - self.started:7.1f}s] {text}", file=sys.stderr, flush=True)
-
-    def step(self, result: StepResult) -> None:
-        status = "ok" if result.returncode == 0 else f"exit {result.returncode}"
-        self.line(f"{result.step} ({result.duration_s:.1f}s, {status})")
-
-
-def _runner(log_dir: Path, reporter: Reporter) -> Runner:
-    return Runner(log_dir, on_step=reporter.step)
-
-
-def _run_id(kind: str) -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + f"-{kind}-{os.getpid()}"
-
-
-def default_patches_dir() -> Path | None:
-    # The series lives at the top of the project checkout, beside the package.
-    candidate = Path(__file__).resolve().parents[2] / "patches"
-    return candidate if (candidate / "series").is_file() else None
-
-
 # -- build -------------------------------------------------------------------------------
 def cmd_build(args) -> int:
     from cpython_static.build.cpython import CPythonBuilder, resolve_request
@@ -73,11 +47,10 @@ def cmd_build(args) -> int:
 
     reporter = Reporter(quiet=args.quiet)
     out = Path(args.out).resolve()
-    log_dir = Path(args.log_dir).resolve() if args.log_dir else out / "logs" / _run_id("build")
-    cache = Cache(Path(args.cache).resolve() if args.cache else None)
+    ctx = context(args, "build", reporter)
+    cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
     for leftover in cache.sweep():
         reporter.line(f"removed scratch directory of a process that died: {leftover}")
-    runner = _runner(log_dir, reporter)
     lock = load_lock()
     request = resolve_request(args.what, lock)
     reporter.line(f"CPython {request.version} for {args.target}; logs in {log_dir}")
@@ -158,9 +131,8 @@ def cmd_rebase(args) -> int:
     if sum(bool(x) for x in (args.tag, args.cont, args.abort)) != 1:
         raise UsageError("give exactly one of: a TAG (like v3.13.15), --continue, --abort")
     reporter = Reporter(quiet=args.quiet)
-    cache = Cache(Path(args.cache).resolve() if args.cache else None)
-    log_dir = Path(args.log_dir).resolve() if args.log_dir else Path(args.results).resolve() / "logs" / _run_id("rebase")
-    runner = _runner(log_dir, reporter)
+    ctx = context(args, "rebase", reporter)
+    cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
     patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
     if patches_dir is None and not args.abort:
         raise UsageError("no patch series found: pass --patches DIR")
@@ -194,27 +166,7 @@ def cmd_rebase(args) -> int:
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
-# -- upstream, watch ---------------------------------------------------------------------
-# Each command's options and work live in its own module (add_arguments / run), so the
-# parser here only routes.
-def cmd_upstream_cpython(args) -> int:
-    from cpython_static.upstream.cpython import run
-
-    return run(args)
-
-
-def cmd_upstream_nixpkgs(args) -> int:
-    from cpython_static.upstream.nixpkgs import run
-
-    return run(args)
-
-
-def cmd_watch(args) -> int:
-    from cpython_static.series.watch import run
-
-    return run(args)
-
-
+# -- upstream, watch: their options and runs are cli/upstream.py and cli/watch.py ---------
 # -- verify ------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
     from cpython_static.verify.checks import verify
@@ -223,8 +175,8 @@ def cmd_verify(args) -> int:
     binary = Path(args.binary).resolve()
     if not binary.is_file():
         raise UsageError(f"{args.binary}: no such file")
-    log_dir = Path(args.log_dir).resolve() if args.log_dir else Path("dist/logs").resolve() / _run_id("verify")
-    runner = _runner(log_dir, reporter)
+    ctx = context(args, "verify", reporter)
+    runner, log_dir = ctx.runner, ctx.log_dir
     report = verify(binary, runner=runner, version=args.version, target=args.target,
                     only=args.only or None)
     if args.json:
@@ -258,9 +210,8 @@ def cmd_sources(args) -> int:
                       + ("" if r["digest_from"] == "measured" else "  [digest: public record, not measured here]"))
         return EXIT_OK
     reporter = Reporter(quiet=args.quiet or args.json)
-    cache = Cache(Path(args.cache).resolve() if args.cache else None)
-    log_dir = Path(args.log_dir).resolve() if args.log_dir else cache.root / "logs" / _run_id("fetch")
-    fetcher = Fetcher(cache, _runner(log_dir, reporter), mirror=args.mirror)
+    ctx = context(args, "sources", reporter)
+    fetcher = Fetcher(ctx.cache, ctx.runner, mirror=args.mirror)
     wanted = [s for s in lock.sources.values() if not args.names or s.name in args.names]
     unknown = set(args.names or ()) - {s.name for s in lock.sources.values()}
     if unknown:
@@ -290,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout (progress stays on stderr)")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
-    common.add_argument("--log-dir", help="where step logs go (default: under dist/logs or the cache)")
+    common.add_argument("--log-dir", help="where step logs go (default: <cache>/logs/<run id>)")
 
     fetching = argparse.ArgumentParser(add_help=False)
     fetching.add_argument("--cache", help="cache directory (default: $CPYTHON_STATIC_CACHE or ~/.cache/cpython-static)")
@@ -391,9 +342,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the build")
     r.set_defaults(func=cmd_rebase)
 
-    from cpython_static.upstream import cpython as cpython_pr
-    from cpython_static.upstream import nixpkgs as nixpkgs_commit
-    from cpython_static.series import watch
 
     u = sub.add_parser(
         "upstream", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -408,19 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "Nothing leaves the machine unless --push is given.")
     usub = u.add_subparsers(dest="project", metavar="PROJECT", required=True)
     uc = usub.add_parser("cpython", parents=[common, fetching], formatter_class=argparse.RawDescriptionHelpFormatter,
-                         help="a ready branch in a CPython clone", description=cpython_pr.DESCRIPTION)
-    cpython_pr.add_arguments(uc)
-    uc.set_defaults(func=cmd_upstream_cpython)
+                         help="a ready branch in a CPython clone", description=upstream_cli.CPYTHON_DESCRIPTION)
+    upstream_cli.add_cpython_arguments(uc)
+    uc.set_defaults(func=upstream_cli.run_cpython)
     un = usub.add_parser("nixpkgs", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
-                         help="a ready commit in a nixpkgs checkout", description=nixpkgs_commit.DESCRIPTION)
-    nixpkgs_commit.add_arguments(un)
-    un.set_defaults(func=cmd_upstream_nixpkgs)
+                         help="a ready commit in a nixpkgs checkout", description=upstream_cli.NIXPKGS_DESCRIPTION)
+    upstream_cli.add_nixpkgs_arguments(un)
+    un.set_defaults(func=upstream_cli.run_nixpkgs)
 
     w = sub.add_parser("watch", parents=[common, fetching], formatter_class=argparse.RawDescriptionHelpFormatter,
                        help="rebase, build and verify every new CPython release tag (for cron)",
-                       description=watch.DESCRIPTION)
-    watch.add_arguments(w)
-    w.set_defaults(func=cmd_watch)
+                       description=watch_cli.DESCRIPTION)
+    watch_cli.add_arguments(w)
+    w.set_defaults(func=watch_cli.run)
 
     s = sub.add_parser("sources", parents=[common, fetching], help="list or fetch the pinned sources",
                        description="`list` prints the lock; `fetch [NAME…]` puts sources into the cache "

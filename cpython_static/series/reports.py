@@ -7,12 +7,15 @@ person reading the directory never sees half a page.
 
 from __future__ import annotations
 
+import re
+
 import html
 import json
 import os
 from pathlib import Path
 
 from cpython_static.core.fsutil import atomic_write
+from cpython_static.core.runner import tail_of
 from cpython_static.series.mirror import tag_version
 
 PAGES = ("index.md", "index.json", "index.html")
@@ -140,7 +143,6 @@ def write(directory: Path, state: dict) -> list[str]:
 
 
 def render_failure(tag: str, target: str, entry: dict) -> str:
-    from cpython_static.series.watch import failure_details
 
     failure = entry.get("failure") or {}
     command, log, errors, tail = failure_details(entry)
@@ -171,3 +173,32 @@ def write_failure(directory: Path, tag: str, target: str, entry: dict) -> Path:
     path = directory / "failures" / f"{tag}-{target}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, render_failure(tag, target, entry))
+
+
+# ---------------------------------------------------------------- failure details
+FAILURE_TAIL_LINES = 40
+_ERROR_LINE = re.compile(r"(\berror:|\bError \d+|\*\*\*|No rule to make target|undefined reference|cannot find -l)")
+LONG_LINE = 300  # compiler command lines run to kilobytes; the report shows their ends
+
+
+def failure_details(entry: dict) -> tuple[str | None, str | None, list[str], str]:
+    """(command, log, error lines, last lines) of a failed entry's failing step, from its log."""
+    failure = entry.get("failure") or {}
+    log = failure.get("log")
+    command = failure.get("command")
+    errors: list[str] = []
+    tail = ""
+    if log and Path(log).is_file():
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("# command: "):
+                    command = command or line[len("# command: "):].strip()
+                    break
+        lines = tail_of(Path(log), 2000).splitlines()
+        errors = list(dict.fromkeys(_clip(l) for l in lines if _ERROR_LINE.search(l) and not l.startswith("#")))[-10:]
+        tail = "\n".join(_clip(l) for l in lines[-FAILURE_TAIL_LINES:])
+    return command, log, errors, tail
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= LONG_LINE else f"[{len(line) - LONG_LINE} chars] …" + line[-LONG_LINE:]

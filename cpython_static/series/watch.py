@@ -41,11 +41,11 @@ from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed, tail_of
 from cpython_static.core.git import GIT_ENV
+from cpython_static.series import reports as status_matrix
 from cpython_static.series.mirror import DEFAULT_UPSTREAM, LS_REMOTE_TIMEOUT, source_url, tag_version
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 STATE_FORMAT = 1
-FAILURE_TAIL_LINES = 40
 SCHEDULE_DIR = Path(__file__).resolve().parent / "schedule"  # package data
 
 DESCRIPTION = """\
@@ -76,42 +76,6 @@ class WatchError(UsageError):
     """The watcher itself cannot run (exit 2): lock held, upstream unreachable, bad state."""
 
 
-# ------------------------------------------------------------------------- options
-def add_arguments(p) -> None:
-    from cpython_static.build.toolchain import DEFAULT_TARGET, TARGETS
-
-    p.add_argument("--upstream", metavar="URL|PATH",
-                   help=f"CPython git repository to watch (default: the official one, {DEFAULT_UPSTREAM})")
-    p.add_argument("--state", default="dist/watch/state.json", metavar="FILE",
-                   help="what has been processed, and how it went (default dist/watch/state.json)")
-    p.add_argument("--results", metavar="DIR",
-                   help="status matrix, failure reports, rebase reports and logs "
-                        "(default: the state file's directory)")
-    p.add_argument("--target", action="append", metavar="TARGET",
-                   help=f"target to build for (repeatable; default {DEFAULT_TARGET}); one of: "
-                        f"{', '.join(sorted(TARGETS))}")
-    p.add_argument("--include-prereleases", action="store_true",
-                   help="also alphas, betas and release candidates (like v3.14.0rc1)")
-    p.add_argument("--max-tags", type=int, metavar="N",
-                   help="process at most N new tags this run (the rest wait for the next run)")
-    p.add_argument("--tag", action="append", metavar="TAG",
-                   help="consider only this tag (repeatable; still only when new, unless --retry)")
-    p.add_argument("--retry", action="store_true",
-                   help="process the selected tags again even if a result is recorded "
-                        "(with --tag, or for every failed one)")
-    p.add_argument("--plan", action="store_true",
-                   help="list the (tag, target) pairs a run would process, and stop (no lock, "
-                        "no state change; --json gives CI a matrix)")
-    p.add_argument("--merge", nargs="+", metavar="STATE",
-                   help="merge other runs' state files (say, one per CI matrix job) into --state "
-                        "and regenerate the matrix; upstream is not contacted")
-    p.add_argument("--write-systemd", metavar="DIR",
-                   help="write a systemd service and timer running this watch nightly into DIR, "
-                        "and stop")
-    p.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the builds")
-
-
-# ---------------------------------------------------------------------------- state
 def empty_state(upstream: str) -> dict:
     return {"format": STATE_FORMAT, "upstream": upstream, "results": {}}
 
@@ -341,40 +305,10 @@ def _step_of(exc: Exception) -> str:
 
 
 # -------------------------------------------------------------------------- the run
-def run(args) -> int:
-    from cpython_static.cli.main import Reporter, _run_id, default_patches_dir
-
-    reporter = Reporter(quiet=args.quiet)
-    state_path = Path(args.state).resolve()
-    results = Path(args.results).resolve() if args.results else state_path.parent
-    try:
-        targets = _targets(args)
-        if args.write_systemd:
-            written = write_systemd(Path(args.write_systemd), args, state_path, results)
-            _emit(args, {"written": [str(p) for p in written]}, "\n".join(f"wrote {p}" for p in written))
-            return EXIT_OK
-        return _run(args, reporter, state_path, results, targets, _run_id, default_patches_dir)
-    except WatchError as exc:
-        print(f"cpython-static: error: {exc}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": str(exc), "processed": [], "skipped": []}, indent=2))
-        return EXIT_CANNOT_RUN
-
-
-def _targets(args) -> list[str]:
-    from cpython_static.build.toolchain import DEFAULT_TARGET, TARGETS
-
-    targets = list(dict.fromkeys(args.target or [DEFAULT_TARGET]))
-    for t in targets:
-        if t not in TARGETS:
-            raise WatchError(f"unknown target {t!r}; one of: {', '.join(sorted(TARGETS))}")
-    if args.max_tags is not None and args.max_tags < 1:
-        raise WatchError("--max-tags must be at least 1")
-    return targets
-
-
-def _run(args, reporter, state_path: Path, results: Path, targets, run_id, default_patches_dir) -> int:
-    from cpython_static.series import reports as status_matrix
+def run_watch(args, reporter, state_path: Path, results: Path, targets: list[str], log_dir: Path,
+              patches_dir: Path | None) -> int:
+    """One watcher run as the options ``args`` (cli/watch.py) ask: merge, plan, or process
+    the new tags; ``reporter`` has .line(text) and .step(result)."""
 
     upstream = args.upstream or DEFAULT_UPSTREAM
     if args.merge:
@@ -387,9 +321,7 @@ def _run(args, reporter, state_path: Path, results: Path, targets, run_id, defau
               f"merged {len(merged)} result(s) into {state_path}; matrix: {pages[0]}")
         return EXIT_OK
 
-    log_dir = Path(args.log_dir).resolve() if args.log_dir else results / "logs" / run_id("watch")
     runner = Runner(log_dir, on_step=reporter.step)
-    patches_dir = default_patches_dir()
     if patches_dir is None:
         raise WatchError("no patch series found beside the package (patches/)")
 
@@ -552,28 +484,3 @@ def _emit(args, obj: dict, human: str) -> None:
 
 
 # Diagnostics, not the compiler command lines that merely carry -Werror=… flags.
-_ERROR_LINE = re.compile(r"(\berror:|\bError \d+|\*\*\*|No rule to make target|undefined reference|cannot find -l)")
-LONG_LINE = 300  # compiler command lines run to kilobytes; the report shows their ends
-
-
-def failure_details(entry: dict) -> tuple[str | None, str | None, list[str], str]:
-    """(command, log, error lines, last lines) of a failed entry's failing step, from its log."""
-    failure = entry.get("failure") or {}
-    log = failure.get("log")
-    command = failure.get("command")
-    errors: list[str] = []
-    tail = ""
-    if log and Path(log).is_file():
-        with open(log, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("# command: "):
-                    command = command or line[len("# command: "):].strip()
-                    break
-        lines = tail_of(Path(log), 2000).splitlines()
-        errors = list(dict.fromkeys(_clip(l) for l in lines if _ERROR_LINE.search(l) and not l.startswith("#")))[-10:]
-        tail = "\n".join(_clip(l) for l in lines[-FAILURE_TAIL_LINES:])
-    return command, log, errors, tail
-
-
-def _clip(line: str) -> str:
-    return line if len(line) <= LONG_LINE else f"[{len(line) - LONG_LINE} chars] …" + line[-LONG_LINE:]

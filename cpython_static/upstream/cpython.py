@@ -69,7 +69,6 @@ configure names (built from its pinned source when the system's differs).
 """
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "cpython"  # package data
-EXIT_OK, EXIT_FAILED = 0, 1
 
 # blurb refuses smaller gh-issue numbers: CPython's GitHub issues start there (the
 # bugs.python.org issues were migrated below it).  Checked before any work is done.
@@ -106,53 +105,6 @@ class CPythonPRError(UsageError):
 
 class _Failed(WorkFailed):
     """The work itself failed (a patch that does not apply, a failed build)."""
-
-
-# ------------------------------------------------------------------------ command line
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repo", required=True, metavar="PATH", help="a clean clone of CPython's git repository")
-    parser.add_argument("--base", default="HEAD", metavar="BRANCH_OR_TAG",
-                        help="what the branch starts from (default: REPO's current HEAD)")
-    parser.add_argument("--issue", type=int, metavar="N",
-                        help="the CPython GitHub issue every commit refers to (gh-N); default: each "
-                             "patch's Upstream-Issue header (a patch with neither is refused)")
-    parser.add_argument("--branch", metavar="NAME", help="branch to create (default static-build-BASE); must not exist")
-    parser.add_argument("--push", metavar="REMOTE",
-                        help="push the branch to this remote of REPO (a configured remote name); "
-                             "without it nothing leaves the machine")
-    parser.add_argument("--patches", help="patch series directory (default: the project's patches/)")
-    parser.add_argument("--no-build", action="store_true",
-                        help="skip the static build and verification of the branch (the PR body says so)")
-    parser.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the evidence build")
-
-
-def run(args) -> int:
-    from cpython_static.cli.main import Reporter, default_patches_dir
-
-    reporter = Reporter(quiet=args.quiet)
-    cache = Cache(Path(args.cache).resolve() if args.cache else None)
-    log_dir = (Path(args.log_dir).resolve() if args.log_dir else
-               cache.root / "logs" / (time.strftime("%Y%m%d-%H%M%S") + f"-upstream-cpython-{os.getpid()}"))
-    runner = Runner(log_dir, on_step=reporter.step)
-    patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
-    if patches_dir is None:
-        raise CPythonPRError("no patch series found: pass --patches DIR")
-    if not TEMPLATES.is_dir():
-        raise CPythonPRError(f"the templates are not at {TEMPLATES}: run cpython-static from its source "
-                             "checkout (pip install -e), where upstream/ sits beside patches/")
-    reporter.line(f"logs in {log_dir}")
-    maker = BranchMaker(cache, runner, patches_dir, mirror=args.mirror, jobs=args.jobs, progress=reporter.line)
-    try:
-        report = maker.make(Path(args.repo), base=args.base, issue=args.issue, branch=args.branch,
-                            push=args.push, build=not args.no_build)
-    except _Failed as exc:
-        print(f"cpython-static: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(render_text(report))
-    return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
 # ------------------------------------------------------------------------- templates
