@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from cpython_static.core.errors import UsageError
-
 import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+from cpython_static.core.errors import UsageError
 
 
 class VersionError(UsageError, ValueError):
@@ -30,8 +30,8 @@ class Series:
     configure: tuple[Arg, ...]  # common + series arguments
     cache_vars: tuple[Arg, ...]  # VAR=value, always
     cross_cache_vars: tuple[Arg, ...] = ()  # VAR=value, when cross compiling
-    by_patch: tuple["PatchArgs", ...] = ()
-    setup_local: "SetupLocal | None" = None
+    by_patch: tuple[PatchArgs, ...] = ()
+    setup_local: SetupLocal | None = None
 
     def patch_args(self, applied: set[str]) -> list[Arg]:
         """Arguments that depend on whether each patch of the series was applied."""
@@ -102,7 +102,8 @@ def get_series(version: str) -> Series:
             for e in s.get("by_patch", [])
         ),
         setup_local=SetupLocal(tuple(s["setup_local"]["enable"]), tuple(s["setup_local"]["vars"].items()))
-        if "setup_local" in s else None,
+        if "setup_local" in s
+        else None,
     )
 
 
@@ -131,27 +132,35 @@ class Release:
     dev: bool = False  # PY_VERSION's "+": a tree past this release
 
     @classmethod
-    def parse(cls, text: str, *, tag: bool | None = None) -> "Release":
+    def parse(cls, text: str, *, tag: bool | None = None) -> Release:
         """Parse ``text``; ``tag=True`` demands the leading "v", ``False`` refuses it."""
         m = _GRAMMAR.fullmatch(text) if isinstance(text, str) else None
         if m is None or (tag is True and not m["tag"]) or (tag is False and m["tag"]):
-            shape = {True: "a release tag like v3.13.15 or v3.15.0rc1",
-                     False: "a version like 3.13.15 or 3.15.0rc1"}.get(tag, "a CPython version like 3.13.15, v3.15.0 or 3.15.0rc1")
+            shape = {
+                True: "a release tag like v3.13.15 or v3.15.0rc1",
+                False: "a version like 3.13.15 or 3.15.0rc1",
+            }.get(tag, "a CPython version like 3.13.15, v3.15.0 or 3.15.0rc1")
             raise VersionError(f"{text!r} is not {shape}")
         if m["tag"] and m["dev"]:
             raise VersionError(f"{text!r} is not a CPython tag: a tag has no '+'")
-        return cls(int(m["major"]), int(m["minor"]), int(m["micro"]) if m["micro"] else None,
-                   m["level"], int(m["serial"] or 0), bool(m["dev"]))
+        return cls(
+            int(m["major"]),
+            int(m["minor"]),
+            int(m["micro"]) if m["micro"] else None,
+            m["level"],
+            int(m["serial"] or 0),
+            bool(m["dev"]),
+        )
 
     @classmethod
-    def lenient(cls, text: str, **kw) -> "Release | None":
+    def lenient(cls, text: str, **kw) -> Release | None:
         try:
             return cls.parse(text, **kw)
         except VersionError:
             return None
 
     @classmethod
-    def from_version_info(cls, info) -> "Release":
+    def from_version_info(cls, info) -> Release:
         major, minor, micro, level, serial = info
         return cls(int(major), int(minor), int(micro), _LEVEL_OF_INFO.get(level, level), int(serial))
 
@@ -170,8 +179,7 @@ class Release:
 
     @property
     def sort_key(self) -> tuple[int, int, int, int, int, int]:
-        return (self.major, self.minor, self.micro or 0, _LEVEL_RANK[self.level], self.serial,
-                int(self.dev))
+        return (self.major, self.minor, self.micro or 0, _LEVEL_RANK[self.level], self.serial, int(self.dev))
 
     @property
     def tag(self) -> str:
@@ -185,7 +193,7 @@ class Release:
             text += f"{self.level}{self.serial}"
         return text + ("+" if self.dev else "")
 
-    def matches(self, other: "Release") -> bool:
+    def matches(self, other: Release) -> bool:
         """Whether ``other`` agrees with every part spelled out here ("3.13" takes 3.13.x)."""
         if (self.major, self.minor) != (other.major, other.minor):
             return False

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from cpython_static.build.sources import Fetcher, load_lock
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner
-from cpython_static.build.sources import Fetcher, load_lock
 
 
 @pytest.fixture(scope="session")
@@ -51,8 +51,13 @@ def upstream_repo(tmp_path_factory, release_tarball):
     repo.mkdir()
     runner = Runner(base / "logs")
     # Fixed identity and dates: the fixture does not depend on the machine's git setup.
-    env = {**GIT_ENV, "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@localhost",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@localhost"}
+    env = {
+        **GIT_ENV,
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@localhost",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@localhost",
+    }
 
     def git(*args, **kw):
         return runner.run(f"git {args[0]}", ["git", *args], cwd=repo, env=env, **kw)

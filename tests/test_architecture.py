@@ -15,8 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "cpython_static"
 
 # Layer of each top-level part; an import may only go to the same layer or a lower one.
-LAYERS = {"cli": 4, "series": 3, "upstream": 3, "build": 2, "verify": 2, "runtime": 1,
-          "versions": 1, "core": 0, "__init__": 0, "__main__": 5}
+LAYERS = {
+    "cli": 4,
+    "series": 3,
+    "upstream": 3,
+    "build": 2,
+    "verify": 2,
+    "runtime": 1,
+    "versions": 1,
+    "core": 0,
+    "__init__": 0,
+    "__main__": 5,
+}
 
 
 def module_name(path: Path) -> str:
@@ -102,15 +112,24 @@ def test_no_import_cycles():
 
 
 def test_dependencies_point_down():
-    upward = sorted(f"{m} -> {t}" for m, ts in GRAPH.items() for t in ts
-                    if layer(t) > layer(m) and not t.startswith("cpython_static.core"))
+    upward = sorted(
+        f"{m} -> {t}"
+        for m, ts in GRAPH.items()
+        for t in ts
+        if layer(t) > layer(m) and not t.startswith("cpython_static.core")
+    )
     assert upward == []
 
 
 def test_nothing_imports_the_command_line():
-    users = sorted(m for m, ts in GRAPH.items() for t in ts
-                   if t.startswith("cpython_static.cli") and not m.startswith("cpython_static.cli")
-                   and m != "cpython_static.__main__")
+    users = sorted(
+        m
+        for m, ts in GRAPH.items()
+        for t in ts
+        if t.startswith("cpython_static.cli")
+        and not m.startswith("cpython_static.cli")
+        and m != "cpython_static.__main__"
+    )
     assert users == []
 
 
@@ -119,11 +138,14 @@ def test_runtime_code_stands_alone():
     assert {m: ts for m, ts in GRAPH.items() if m.startswith("cpython_static.runtime") and ts} == {}
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None and subprocess.run(
-    [sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0,
-    reason="ruff is not installed (pip install -e '.[test]')")
+@pytest.mark.skipif(
+    shutil.which("ruff") is None
+    and subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0,
+    reason="ruff is not installed (pip install -e '.[test]')",
+)
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
 def test_ruff(command):
-    res = subprocess.run([sys.executable, "-m", "ruff", *command, "cpython_static", "tests"],
-                         cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "cpython_static", "tests"], cwd=ROOT, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]

@@ -58,6 +58,7 @@ def _slow_build(root, out):
         time.sleep(0.5)
         (stage / "pid").write_text(str(multiprocessing.current_process().pid))
         return {}
+
     e = Cache(root).build("libs", "shared", produce)
     out.put(e.reused)
 

@@ -3,10 +3,10 @@ import subprocess
 import sys
 
 
-
 def cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "cpython_static", *args],
-                          capture_output=True, text=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "cpython_static", *args], capture_output=True, text=True, timeout=120, **kw
+    )
 
 
 def test_help_teaches_each_command():

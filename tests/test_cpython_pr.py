@@ -20,8 +20,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cpython_static.upstream import cpython as cpython_pr
+from cpython_static.build.patches import OPTIONAL_HEADERS, PatchError, load_series, parse_patch
 from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner
+from cpython_static.upstream import cpython as cpython_pr
 from cpython_static.upstream.cpython import (
     LOWEST_GH_ISSUE,
     TEMPLATES,
@@ -43,8 +45,6 @@ from cpython_static.upstream.cpython import (
     pre_skip,
     wrap,
 )
-from cpython_static.build.patches import OPTIONAL_HEADERS, PatchError, load_series, parse_patch
-from cpython_static.core.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
 SERIES = {p.name: p for p in load_series(REPO / "patches")}
@@ -92,14 +92,17 @@ def _write_patch(tmp_path, extra: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("extra, error", [
-    ("", None),
-    ("Upstream-Issue: 120000\n", None),
-    ("Upstream-Issue: gh-120000\n", "Upstream-Issue 'gh-120000' is not"),
-    ("Upstream-Issue: 0\n", "Upstream-Issue '0' is not"),
-    ("NEWS-Section:\n", "header field NEWS-Section is empty"),
-    ("NEWS-Entry: one\n two\n", None),
-])
+@pytest.mark.parametrize(
+    "extra, error",
+    [
+        ("", None),
+        ("Upstream-Issue: 120000\n", None),
+        ("Upstream-Issue: gh-120000\n", "Upstream-Issue 'gh-120000' is not"),
+        ("Upstream-Issue: 0\n", "Upstream-Issue '0' is not"),
+        ("NEWS-Section:\n", "header field NEWS-Section is empty"),
+        ("NEWS-Entry: one\n two\n", None),
+    ],
+)
 def test_optional_header_fields(tmp_path, extra, error):
     path = _write_patch(tmp_path, extra)
     if error is None:
@@ -129,7 +132,8 @@ def test_commit_message_follows_cpython_convention():
 def test_subject_falls_back_to_the_description():
     bare = dataclasses.replace(CTYPES, headers={k: v for k, v in CTYPES.headers.items() if k != "Upstream-Subject"})
     assert commit_message(40000, bare).splitlines()[0] == (
-        "gh-40000: Ctypes: stay importable when the interpreter cannot dlopen() itself")
+        "gh-40000: Ctypes: stay importable when the interpreter cannot dlopen() itself"
+    )
 
 
 def test_description_parts():
@@ -140,8 +144,9 @@ def test_description_parts():
 words = st.text(alphabet=st.characters(whitelist_categories=("L", "N", "P")), min_size=1, max_size=30)
 
 
-@given(st.lists(st.lists(words, min_size=1, max_size=40), min_size=1, max_size=4),
-       st.integers(min_value=20, max_value=100))
+@given(
+    st.lists(st.lists(words, min_size=1, max_size=40), min_size=1, max_size=4), st.integers(min_value=20, max_value=100)
+)
 def test_wrap_keeps_words_and_width(paragraphs, width):
     text = "\n\n".join(" ".join(p) for p in paragraphs)
     out = wrap(text, width)
@@ -157,7 +162,7 @@ def test_news_entry_is_what_blurb_accepts(tmp_path, monkeypatch):
     source.write_text(news_source(ISSUE, "Build", XXLIMITED.headers["NEWS-Entry"]))
     blurbs = blurb_file.Blurbs()
     blurbs.load(str(source))  # blurb's own parser: raises BlurbError on anything it refuses
-    (metadata, body), = blurbs
+    ((metadata, body),) = blurbs
     assert metadata == {"gh-issue": str(ISSUE), "section": "Build"}
     assert ":option:`--disable-xxlimited-modules`" in body
     # blurb's own naming, as `blurb add` saves it.
@@ -172,7 +177,9 @@ def test_lowest_issue_is_blurbs():
     assert LOWEST_GH_ISSUE == blurb_file.lowest_possible_gh_issue_number
 
 
-@pytest.mark.parametrize("section", sorted({p.headers["NEWS-Section"] for p in SERIES.values() if "NEWS-Section" in p.headers}))
+@pytest.mark.parametrize(
+    "section", sorted({p.headers["NEWS-Section"] for p in SERIES.values() if "NEWS-Section" in p.headers})
+)
 def test_news_sections_are_blurbs(section):
     template = pytest.importorskip("blurb._template")
     assert section in template.sections
@@ -196,9 +203,13 @@ def test_added_configure_options():
 def test_option_doc_goes_after_the_anchor_in_its_style(directive):
     doc = DOC.format(d=directive)
     out = insert_option_doc(doc, "--disable-xxlimited-modules", XXLIMITED.headers["Configure-Doc"], "3.11.3")
-    assert out.startswith(doc[:doc.index(f".. {directive}:: --with-ensurepip")])
-    assert out.endswith(doc[doc.index(f".. {directive}:: --with-ensurepip"):])
-    added = out[len(doc[:doc.index(f".. {directive}:: --with-ensurepip")]):-len(doc[doc.index(f".. {directive}:: --with-ensurepip"):])]
+    assert out.startswith(doc[: doc.index(f".. {directive}:: --with-ensurepip")])
+    assert out.endswith(doc[doc.index(f".. {directive}:: --with-ensurepip") :])
+    added = out[
+        len(doc[: doc.index(f".. {directive}:: --with-ensurepip")]) : -len(
+            doc[doc.index(f".. {directive}:: --with-ensurepip") :]
+        )
+    ]
     lines = added.splitlines()
     assert lines[0] == f".. {directive}:: --disable-xxlimited-modules"
     assert lines[1] == "" and lines[-2:] == ["   .. versionadded:: 3.11.3", ""]
@@ -213,10 +224,16 @@ def test_option_doc_refusals():
         insert_option_doc(doc, "--x", "text", "3.14")
 
 
-@pytest.mark.parametrize("version, expected", [
-    ("3.11.2", "3.11.3"), ("3.13.15+", "3.13.16"), ("3.14.0a7+", "3.14"), ("3.14.0rc1", "3.14"),
-    ("3.15.0b2", "3.15"),
-])
+@pytest.mark.parametrize(
+    "version, expected",
+    [
+        ("3.11.2", "3.11.3"),
+        ("3.13.15+", "3.13.16"),
+        ("3.14.0a7+", "3.14"),
+        ("3.14.0rc1", "3.14"),
+        ("3.15.0b2", "3.15"),
+    ],
+)
 def test_next_release(version, expected):
     assert next_release(version) == expected
 
@@ -228,16 +245,19 @@ def test_bad_py_version(bad):
 
 
 # --------------------------------------------------------------------- branch phase
-@pytest.mark.parametrize("version, today, phase", [
-    ("3.11.2", TODAY, "security"),
-    ("3.12.9", TODAY, "security"),
-    ("3.13.15", datetime.date(2026, 5, 1), "bugfix"),
-    ("3.13.15", TODAY, "security"),
-    ("3.11.15", datetime.date(2027, 10, 1), "end-of-life"),
-    ("3.16.0a1+", TODAY, "feature"),
-    ("3.15.0b1", TODAY, "prerelease"),
-    ("3.9.2", TODAY, "unknown"),
-])
+@pytest.mark.parametrize(
+    "version, today, phase",
+    [
+        ("3.11.2", TODAY, "security"),
+        ("3.12.9", TODAY, "security"),
+        ("3.13.15", datetime.date(2026, 5, 1), "bugfix"),
+        ("3.13.15", TODAY, "security"),
+        ("3.11.15", datetime.date(2027, 10, 1), "end-of-life"),
+        ("3.16.0a1+", TODAY, "feature"),
+        ("3.15.0b1", TODAY, "prerelease"),
+        ("3.9.2", TODAY, "unknown"),
+    ],
+)
 def test_branch_phase(version, today, phase):
     wording = Wording.load()
     assert branch_phase(version, today, wording.branches)[0] == phase
@@ -253,8 +273,11 @@ def test_branch_table_is_consistent():
 
 
 # ----------------------------------------------------------------------- skip logic
-@given(forwarded=st.sampled_from(["no", "not-needed", "https://github.com/python/cpython/pull/1"]),
-       minor=st.integers(min_value=8, max_value=16), micro=st.integers(min_value=0, max_value=30))
+@given(
+    forwarded=st.sampled_from(["no", "not-needed", "https://github.com/python/cpython/pull/1"]),
+    minor=st.integers(min_value=8, max_value=16),
+    micro=st.integers(min_value=0, max_value=30),
+)
 def test_pre_skip(forwarded, minor, micro):
     patch = dataclasses.replace(XXLIMITED, forwarded=forwarded)
     version = f"3.{minor}.{micro}"
@@ -279,24 +302,50 @@ def test_default_branch_name():
 
 # ---------------------------------------------------------------------- PR wording
 def _commit(patch, options=()):
-    return Commit(patch.name, "clean", "", ISSUE, cpython_pr.commit_subject(patch), sha="0" * 40,
-                  files=["configure.ac"], options=list(options),
-                  body=commit_message(ISSUE, patch).split("\n\n", 1)[1].strip())
+    return Commit(
+        patch.name,
+        "clean",
+        "",
+        ISSUE,
+        cpython_pr.commit_subject(patch),
+        sha="0" * 40,
+        files=["configure.ac"],
+        options=list(options),
+        body=commit_message(ISSUE, patch).split("\n\n", 1)[1].strip(),
+    )
 
 
 FIDELITY = {"autoconf": "2.69", "origin": "built", "fidelity": True, "backports": ["--runstatedir"]}
-BUILD = {"ok": True, "cached": False, "target": "x86_64-linux-musl", "size_bytes": 40_000_000, "modules": 70,
-         "binary": "/x", "configure_args": ["./configure", "MODULE_BUILDTYPE=static"]}
+BUILD = {
+    "ok": True,
+    "cached": False,
+    "target": "x86_64-linux-musl",
+    "size_bytes": 40_000_000,
+    "modules": 70,
+    "binary": "/x",
+    "configure_args": ["./configure", "MODULE_BUILDTYPE=static"],
+}
 
 
 def _pr(commits, evidence, built=True):
-    return pr_text(Wording.load(), commits, evidence, base="v3.11.2", base_commit="a" * 40, py_version="3.11.2",
-                   target_note="NOTE", built=built, target="x86_64-linux-musl")
+    return pr_text(
+        Wording.load(),
+        commits,
+        evidence,
+        base="v3.11.2",
+        base_commit="a" * 40,
+        py_version="3.11.2",
+        target_note="NOTE",
+        built=built,
+        target="x86_64-linux-musl",
+    )
 
 
 def test_pr_for_one_commit_with_evidence():
-    pr = _pr([_commit(XXLIMITED, ["--disable-xxlimited-modules"])],
-             {"fidelity": FIDELITY, "build": BUILD, "verify": {"ok": True, "checks": 18, "failed": []}})
+    pr = _pr(
+        [_commit(XXLIMITED, ["--disable-xxlimited-modules"])],
+        {"fidelity": FIDELITY, "build": BUILD, "verify": {"ok": True, "checks": 18, "failed": []}},
+    )
     assert pr["title"] == f"gh-{ISSUE}: Add configure option --disable-xxlimited-modules"
     body = pr["body"]
     assert "GNU Autoconf 2.69 (with the `--runstatedir` backport)" in body
@@ -316,8 +365,14 @@ def test_pr_for_several_commits_not_built():
 
 
 def test_pr_says_when_verification_failed():
-    pr = _pr([_commit(CTYPES)], {"fidelity": None, "build": {**BUILD, "configure_args": []},
-                                 "verify": {"ok": False, "failed": ["ctypes"], "checks": 18}})
+    pr = _pr(
+        [_commit(CTYPES)],
+        {
+            "fidelity": None,
+            "build": {**BUILD, "configure_args": []},
+            "verify": {"ok": False, "failed": ["ctypes"], "checks": 18},
+        },
+    )
     assert "FAILED on it: ctypes" in pr["body"]
 
 
@@ -325,8 +380,12 @@ def test_every_template_is_a_template():
     for path in TEMPLATES.glob("*.tmpl"):
         string.Template(path.read_text()).get_identifiers()  # parses
     assert {p.name for p in TEMPLATES.glob("*.tmpl")} >= {
-        "commit-message.txt.tmpl", "news.rst.tmpl", "pr-body.md.tmpl", "pr-title.txt.tmpl",
-        "configure-option.rst.tmpl"}
+        "commit-message.txt.tmpl",
+        "news.rst.tmpl",
+        "pr-body.md.tmpl",
+        "pr-title.txt.tmpl",
+        "configure-option.rst.tmpl",
+    }
 
 
 # ------------------------------------------------------------- refusals (small repos)
@@ -357,7 +416,9 @@ def test_refuses_a_checkout_of_something_else(maker, tmp_path):
 
 def test_refuses_a_patch_without_its_upstream_texts(maker):
     maker._check_upstream_fields(XXLIMITED, None)  # 0001 has all it needs, its own issue included
-    no_doc = dataclasses.replace(XXLIMITED, headers={k: v for k, v in XXLIMITED.headers.items() if k != "Configure-Doc"})
+    no_doc = dataclasses.replace(
+        XXLIMITED, headers={k: v for k, v in XXLIMITED.headers.items() if k != "Configure-Doc"}
+    )
     with pytest.raises(CPythonPRError, match="Configure-Doc missing"):
         maker._check_upstream_fields(no_doc, None)
     no_news = dataclasses.replace(CTYPES, headers={k: v for k, v in CTYPES.headers.items() if not k.startswith("NEWS")})

@@ -29,11 +29,14 @@ def _apt(tmp_path, sources_list="", parts=None) -> Path:
 
 
 def test_deb822_entries_give_deb_src_for_the_main_archive_only(tmp_path):
-    apt = _apt(tmp_path, parts={
-        "debian.sources": DEB822,
-        "third.list": "deb https://vendor.example/apt cloud-sdk main\n",
-        "off.sources.disabled": "Types: deb\nURIs: http://off\nSuites: sid\nComponents: main\n",
-    })
+    apt = _apt(
+        tmp_path,
+        parts={
+            "debian.sources": DEB822,
+            "third.list": "deb https://vendor.example/apt cloud-sdk main\n",
+            "off.sources.disabled": "Types: deb\nURIs: http://off\nSuites: sid\nComponents: main\n",
+        },
+    )
     text = debian.derive_deb_src(debian.read_entries(apt), ["trixie", "sid"])
     assert "Types: deb-src" in text
     assert "URIs: http://archive.example/debian\n" in text
@@ -43,8 +46,11 @@ def test_deb822_entries_give_deb_src_for_the_main_archive_only(tmp_path):
 
 
 def test_one_line_format(tmp_path):
-    apt = _apt(tmp_path, "deb [signed-by=/k.gpg] http://mirror.example/debian bullseye main contrib\n"
-                         "# deb http://commented.example/debian sid main\n")
+    apt = _apt(
+        tmp_path,
+        "deb [signed-by=/k.gpg] http://mirror.example/debian bullseye main contrib\n"
+        "# deb http://commented.example/debian sid main\n",
+    )
     text = debian.derive_deb_src(debian.read_entries(apt), ["bookworm"])
     assert "URIs: http://mirror.example/debian" in text and "Suites: bullseye bookworm" in text
     assert "Signed-By: /k.gpg" in text and "commented" not in text

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpython_static.verify.elf import ElfError, ElfInfo, parse_elf, read_elf
 from cpython_static.core.runner import Runner
+from cpython_static.verify.elf import ElfError, ElfInfo, parse_elf, read_elf
 
 HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
 # For targets whose libc we do not want to build: no libc, an entry point, one call
@@ -29,8 +29,9 @@ NOLIBC_TARGETS = {
     "riscv64-linux-musl": ("riscv64", 64, "little"),
 }
 
-needs_readelf = pytest.mark.skipif(shutil.which("readelf") is None,
-                                   reason="binutils' readelf is the independent reference")
+needs_readelf = pytest.mark.skipif(
+    shutil.which("readelf") is None, reason="binutils' readelf is the independent reference"
+)
 
 
 class Builder:
@@ -45,15 +46,16 @@ class Builder:
 
     def zig(self, name: str, target: str, *args: str) -> Path:
         out = self.root / name
-        self.runner.run(f"zig cc {name}", [sys.executable, "-m", "ziglang", "cc",
-                                           "-target", target, "-O2", *args, "-o", out],
-                        cwd=self.root)
+        self.runner.run(
+            f"zig cc {name}",
+            [sys.executable, "-m", "ziglang", "cc", "-target", target, "-O2", *args, "-o", out],
+            cwd=self.root,
+        )
         return out
 
     def gcc(self, name: str, *args: str) -> Path:
         out = self.root / name
-        self.runner.run(f"gcc {name}", ["gcc", "-O2", *args, "hello.c", "-o", out],
-                        cwd=self.root)
+        self.runner.run(f"gcc {name}", ["gcc", "-O2", *args, "hello.c", "-o", out], cwd=self.root)
         return out
 
 
@@ -86,22 +88,34 @@ def gcc_static_pie(builder) -> Path:
 def nolibc(builder) -> dict[str, dict[str, Path]]:
     built = {}
     for target in NOLIBC_TARGETS:
-        lib = builder.zig(f"libfoo-{target}.so", target, "-nostdlib", "-shared",
-                          f"-Wl,-soname,libfoo-{target}.so", "foo.c")
+        lib = builder.zig(
+            f"libfoo-{target}.so", target, "-nostdlib", "-shared", f"-Wl,-soname,libfoo-{target}.so", "foo.c"
+        )
         # -e _start: on MIPS the default entry is __start, and lld would drop _start
         # together with the only reference to libfoo.
-        dyn = builder.zig(f"dyn-{target}", target, "-nostdlib", "start.c", str(lib),
-                          "-Wl,-dynamic-linker,/lib/ld-musl-test.so.1", "-Wl,-e,_start")
-        static = builder.zig(f"static-{target}", target, "-nostdlib", "-static",
-                             "-Wl,-e,_start", "start.c", "foo.c")
+        dyn = builder.zig(
+            f"dyn-{target}",
+            target,
+            "-nostdlib",
+            "start.c",
+            str(lib),
+            "-Wl,-dynamic-linker,/lib/ld-musl-test.so.1",
+            "-Wl,-e,_start",
+        )
+        static = builder.zig(f"static-{target}", target, "-nostdlib", "-static", "-Wl,-e,_start", "start.c", "foo.c")
         built[target] = {"dyn": dyn, "static": static, "lib": lib}
     return built
 
 
 def readelf_view(path: Path) -> tuple[str | None, list[str]]:
     """(interpreter, needed) according to binutils."""
-    out = subprocess.run(["readelf", "-W", "-l", "-d", str(path)], capture_output=True,
-                         text=True, check=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}).stdout
+    out = subprocess.run(
+        ["readelf", "-W", "-l", "-d", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+    ).stdout
     interp = re.search(r"\[Requesting program interpreter: (.*)\]", out)
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", out)
     return (interp.group(1) if interp else None), needed
@@ -159,8 +173,7 @@ def test_word_size_endianness_and_machine(nolibc, target):
 
 @needs_readelf
 def test_agrees_with_readelf(nolibc, musl_x86_64, musl_aarch64, gcc_dynamic, gcc_static_pie):
-    paths = [musl_x86_64, musl_aarch64, gcc_dynamic, gcc_static_pie, Path("/bin/sh"),
-             host_python_binary()]
+    paths = [musl_x86_64, musl_aarch64, gcc_dynamic, gcc_static_pie, Path("/bin/sh"), host_python_binary()]
     paths += [p for group in nolibc.values() for p in group.values()]
     for path in paths:
         info = read_elf(path)

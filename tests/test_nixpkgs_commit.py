@@ -19,6 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cpython_static.core.git import GIT_ENV
+from cpython_static.core.runner import Runner
 from cpython_static.upstream.nixpkgs import (
     NixpkgsError,
     edit_configure_flags,
@@ -26,8 +28,6 @@ from cpython_static.upstream.nixpkgs import (
     make_commit,
     tokenize,
 )
-from cpython_static.core.runner import Runner
-from cpython_static.core.git import GIT_ENV
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nixpkgs"
 CHECKOUT = FIXTURES / "checkout"
@@ -60,8 +60,7 @@ def git(runner, repo, *args, **kw) -> str:
     return runner.run("test git", ["git", *args], cwd=repo, env=GIT_ENV, capture=True, **kw).output.strip()
 
 
-def make_checkout(runner, dest: Path, variant: str | None = None, text: str | None = None,
-                  identity=PACKAGER) -> Path:
+def make_checkout(runner, dest: Path, variant: str | None = None, text: str | None = None, identity=PACKAGER) -> Path:
     """A nixpkgs-shaped git repository at ``dest`` with one commit; default.nix replaced by
     a variant file or by ``text`` when given."""
     shutil.copytree(CHECKOUT, dest)
@@ -69,11 +68,20 @@ def make_checkout(runner, dest: Path, variant: str | None = None, text: str | No
         shutil.copyfile(FIXTURES / "variants" / variant, dest / FILE)
     if text is not None:
         (dest / FILE).write_text(text)
-    env = {**GIT_ENV, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@localhost",
-           "GIT_AUTHOR_DATE": "@1700000000 +0000", "GIT_COMMITTER_DATE": "@1700000000 +0000"}
-    for args in (["init", "--quiet", "--initial-branch=master"], ["add", "-A"],
-                 ["commit", "--quiet", "--no-verify", "-m", "init"]):
+    env = {
+        **GIT_ENV,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@localhost",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@localhost",
+        "GIT_AUTHOR_DATE": "@1700000000 +0000",
+        "GIT_COMMITTER_DATE": "@1700000000 +0000",
+    }
+    for args in (
+        ["init", "--quiet", "--initial-branch=master"],
+        ["add", "-A"],
+        ["commit", "--quiet", "--no-verify", "-m", "init"],
+    ):
         runner.run("fixture git", ["git", *args], cwd=dest, env=env)
     if identity:
         git(runner, dest, "config", "user.name", identity[0])
@@ -100,11 +108,31 @@ def snapshot(runner, repo: Path) -> dict:
 
 
 def evaluate(runner, root: Path, file: Path, static: bool, version: str) -> list[str]:
-    res = runner.run("evaluate configureFlags",
-                     [NIX, "--store", "dummy://", "--eval", "--strict", "--json", HARNESS,
-                      "--arg", "root", root, "--arg", "file", file,
-                      "--arg", "static", "true" if static else "false", "--argstr", "version", version],
-                     capture=True)
+    res = runner.run(
+        "evaluate configureFlags",
+        [
+            NIX,
+            "--store",
+            "dummy://",
+            "--eval",
+            "--strict",
+            "--json",
+            HARNESS,
+            "--arg",
+            "root",
+            root,
+            "--arg",
+            "file",
+            file,
+            "--arg",
+            "static",
+            "true" if static else "false",
+            "--argstr",
+            "version",
+            version,
+        ],
+        capture=True,
+    )
     return json.loads(res.output)
 
 
@@ -124,8 +152,12 @@ def assert_meaning(runner, repo: Path, commit: str, tmp_path: Path) -> None:
     before = file_at(runner, repo, "master", tmp_path / "eval" / "before" / "default.nix")
     after = file_at(runner, repo, commit, tmp_path / "eval" / "after" / "default.nix")
     nix_parse(runner, after)
-    for version, extra in (("3.11.2", NEW_STATIC + NEW_OLDER), ("3.12.9", NEW_STATIC + NEW_OLDER),
-                           ("3.13.5", NEW_STATIC), ("3.14.0", NEW_STATIC)):
+    for version, extra in (
+        ("3.11.2", NEW_STATIC + NEW_OLDER),
+        ("3.12.9", NEW_STATIC + NEW_OLDER),
+        ("3.13.5", NEW_STATIC),
+        ("3.14.0", NEW_STATIC),
+    ):
         old = evaluate(runner, CHECKOUT, before, True, version)
         new = evaluate(runner, CHECKOUT, after, True, version)
         at = old.index("LDFLAGS=-static") + 1
@@ -146,12 +178,15 @@ def test_commit_adds_the_flags_and_leaves_the_checkout_alone(runner, tmp_path, v
     assert git(runner, repo, "rev-parse", f"{out.commit}^") == base
     assert git(runner, repo, "diff", "--name-only", base, out.commit) == FILE
     assert git(runner, repo, "log", "-1", "--format=%B", out.commit) == SPEC.message.strip()
-    assert git(runner, repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", out.commit) == \
-        "Nix Packager <packager@example.org>|Nix Packager <packager@example.org>"
+    assert (
+        git(runner, repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", out.commit)
+        == "Nix Packager <packager@example.org>|Nix Packager <packager@example.org>"
+    )
     after = snapshot(runner, repo)
     # Only the new branch (and the objects under it) appeared.
-    assert after["refs"].splitlines() == sorted(before["refs"].splitlines()
-                                                + [f"refs/heads/python3-static-modules {out.commit}"])
+    assert after["refs"].splitlines() == sorted(
+        before["refs"].splitlines() + [f"refs/heads/python3-static-modules {out.commit}"]
+    )
     for key in ("head", "head_sha", "index", "config", "status", "files"):
         assert after[key] == before[key], key
     assert_meaning(runner, repo, out.commit, tmp_path)
@@ -173,12 +208,17 @@ def test_second_run_is_a_no_op_that_says_so(runner, tmp_path):
     assert snapshot(runner, repo) == state
 
 
-@pytest.mark.parametrize("src, removed", [
-    (CHECKOUT / FILE, []),
-    # A one-line list becomes a multi-line one, so that each flag can carry its reason.
-    (FIXTURES / "variants" / "rfc-style.nix",
-     ['    ++ lib.optionals static [ "LDFLAGS=-static" ] # keep the link static']),
-])
+@pytest.mark.parametrize(
+    "src, removed",
+    [
+        (CHECKOUT / FILE, []),
+        # A one-line list becomes a multi-line one, so that each flag can carry its reason.
+        (
+            FIXTURES / "variants" / "rfc-style.nix",
+            ['    ++ lib.optionals static [ "LDFLAGS=-static" ] # keep the link static'],
+        ),
+    ],
+)
 def test_the_edit_is_idempotent_and_only_adds_lines(src, removed):
     text = src.read_text()
     once = edit_configure_flags(text, SPEC)
@@ -193,7 +233,9 @@ def test_the_rfc_style_layout_is_kept():
 
 
 def test_a_partly_applied_change_is_completed():
-    text = (CHECKOUT / FILE).read_text().replace('"LDFLAGS=-static"', '"LDFLAGS=-static"\n    "MODULE_BUILDTYPE=static"')
+    text = (
+        (CHECKOUT / FILE).read_text().replace('"LDFLAGS=-static"', '"LDFLAGS=-static"\n    "MODULE_BUILDTYPE=static"')
+    )
     edit = edit_configure_flags(text, SPEC)
     assert edit.present == ["MODULE_BUILDTYPE=static"]
     assert edit.added == ["--disable-test-modules"] + NEW_OLDER
@@ -203,12 +245,18 @@ def test_a_partly_applied_change_is_completed():
 # -- files of another shape ----------------------------------------------------------------
 BASE_TEXT = (CHECKOUT / FILE).read_text()
 SHAPES = {
-    "no static list": ((FIXTURES / "variants" / "no-static-list.nix").read_text(),
-                       "configureFlags has no `optionals static [ … ]` part"),
-    "two static lists": (BASE_TEXT.replace('"--with-lto"\n  ]', '"--with-lto"\n  ] ++ optionals static [ "X=1" ]'),
-                         "2 `optionals static [ … ]` parts"),
-    "no static argument": (BASE_TEXT.replace("static ? stdenv.hostPlatform.isStatic", "static"),
-                           "no `static ? …` argument"),
+    "no static list": (
+        (FIXTURES / "variants" / "no-static-list.nix").read_text(),
+        "configureFlags has no `optionals static [ … ]` part",
+    ),
+    "two static lists": (
+        BASE_TEXT.replace('"--with-lto"\n  ]', '"--with-lto"\n  ] ++ optionals static [ "X=1" ]'),
+        "2 `optionals static [ … ]` parts",
+    ),
+    "no static argument": (
+        BASE_TEXT.replace("static ? stdenv.hostPlatform.isStatic", "static"),
+        "no `static ? …` argument",
+    ),
     "no pythonOlder": (BASE_TEXT.replace("pythonOlder", "pythonBefore"), "never mentions `pythonOlder`"),
     "no configureFlags": (BASE_TEXT.replace("configureFlags =", "configureFlagz ="), "no `configureFlags = …;`"),
 }
@@ -253,8 +301,13 @@ def test_a_cpython_clone_is_not_nixpkgs(runner, tmp_path):
     (repo / "Include").mkdir(parents=True)
     (repo / "Include" / "Python.h").write_text("/* the real one is longer */\n")
     (repo / "configure.ac").write_text("AC_INIT([python])\n")
-    env = {**GIT_ENV, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@l", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@l"}
+    env = {
+        **GIT_ENV,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@l",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@l",
+    }
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
         runner.run("git", ["git", *args], cwd=repo, env=env)
     state = snapshot(runner, repo)
@@ -335,8 +388,13 @@ def test_a_failed_push_leaves_nothing_behind(runner, tmp_path):
 # -- the command line ----------------------------------------------------------------------
 def cli(*args, home: Path):
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
-    return subprocess.run([sys.executable, "-m", "cpython_static", "upstream", "nixpkgs", *args],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "cpython_static", "upstream", "nixpkgs", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 @needs_nix
@@ -386,8 +444,12 @@ def test_tokenizer_reads_strings_comments_and_paths_whole():
 
 
 # -- property: any layout of configureFlags ------------------------------------------------
-CONDS = {"(!static)": lambda s: not s, "enableLTO": lambda s: False,
-         "(openssl != null)": lambda s: False, "(true && !enableLTO)": lambda s: True}
+CONDS = {
+    "(!static)": lambda s: not s,
+    "enableLTO": lambda s: False,
+    "(openssl != null)": lambda s: False,
+    "(true && !enableLTO)": lambda s: True,
+}
 
 
 @st.composite
@@ -400,8 +462,8 @@ def layouts(draw):
     segments += [(c, [f"--flag-{next(counter)}" for _ in range(draw(st.integers(0, 3)))]) for c in conds]
     return {
         "segments": segments,
-        "leading": draw(st.booleans()),          # nixfmt-rfc-style `++` at line starts
-        "lib": draw(st.booleans()),              # lib.optionals or optionals
+        "leading": draw(st.booleans()),  # nixfmt-rfc-style `++` at line starts
+        "lib": draw(st.booleans()),  # lib.optionals or optionals
         "one_line": [draw(st.booleans()) for _ in segments],
         "comments": [draw(st.booleans()) for _ in segments],
         "trailing_comment": draw(st.booleans()),
@@ -434,9 +496,11 @@ def render_layout(lay) -> str:
     else:
         expr = " " + " ++ ".join(parts)
     inherit = "" if lay["lib"] else "  inherit (lib) optionals;\n"
-    return ("{ lib, static ? false, version ? \"3.13.0\", enableLTO ? false, openssl ? null }:\n"
-            f"let\n{inherit}  pythonOlder = v: builtins.compareVersions version v < 0;\nin\n{{\n"
-            f"{lay['indent']}configureFlags ={expr};\n}}\n")
+    return (
+        '{ lib, static ? false, version ? "3.13.0", enableLTO ? false, openssl ? null }:\n'
+        f"let\n{inherit}  pythonOlder = v: builtins.compareVersions version v < 0;\nin\n{{\n"
+        f"{lay['indent']}configureFlags ={expr};\n}}\n"
+    )
 
 
 def expected_flags(lay, static: bool, version: str, edited: bool) -> list[str]:
@@ -463,12 +527,17 @@ def test_any_layout_is_edited_into_a_file_that_parses_and_means_it(tmp_path, lay
     (work / "orig.nix").write_text(src)
     (work / "edited.nix").write_text(edit.text)
     nix_parse(runner, work / "edited.nix")
-    expr = ("let lib = import %s; o = import %s; e = import %s; run = f: s: v: (f { inherit lib; static = s; "
-            "version = v; }).configureFlags; in { o = map (s: map (v: run o s v) [\"3.11.2\" \"3.13.0\"]) [true false]; "
-            "e = map (s: map (v: run e s v) [\"3.11.2\" \"3.13.0\"]) [true false]; }"
-            % (CHECKOUT / "lib", work / "orig.nix", work / "edited.nix"))
-    got = json.loads(runner.run("evaluate", [NIX, "--store", "dummy://", "--eval", "--strict", "--json", "-E", expr],
-                                capture=True).output)
+    expr = (
+        "let lib = import %s; o = import %s; e = import %s; run = f: s: v: (f { inherit lib; static = s; "
+        'version = v; }).configureFlags; in { o = map (s: map (v: run o s v) ["3.11.2" "3.13.0"]) [true false]; '
+        'e = map (s: map (v: run e s v) ["3.11.2" "3.13.0"]) [true false]; }'
+        % (CHECKOUT / "lib", work / "orig.nix", work / "edited.nix")
+    )
+    got = json.loads(
+        runner.run(
+            "evaluate", [NIX, "--store", "dummy://", "--eval", "--strict", "--json", "-E", expr], capture=True
+        ).output
+    )
     for key, edited in (("o", False), ("e", True)):
         for i, static in enumerate((True, False)):
             for j, version in enumerate(("3.11.2", "3.13.0")):
@@ -486,8 +555,13 @@ def run_configure(runner, release_tarball, tmp_path, version, args) -> str:
 
     tree = extract(release_tarball(version), tmp_path / f"Python-{version}")
     # nixpkgs' own static flag beside ours; the host compiler only answers configure's questions.
-    runner.run(f"configure {version}", ["./configure", "--without-ensurepip", "LDFLAGS=-static", *args],
-               cwd=tree, env={"CC": "cc"}, timeout=900)
+    runner.run(
+        f"configure {version}",
+        ["./configure", "--without-ensurepip", "LDFLAGS=-static", *args],
+        cwd=tree,
+        env={"CC": "cc"},
+        timeout=900,
+    )
     return (tree / "Makefile").read_text()
 
 
@@ -532,7 +606,8 @@ def test_why_module_buildtype_alone_is_not_enough_real(release_tarball, version,
 
 @pytest.mark.real
 def test_on_3_11_the_cache_variables_disable_xxlimited_but_setup_py_builds_the_rest_real(
-        runner, release_tarball, tmp_path):
+    runner, release_tarball, tmp_path
+):
     makefile = run_configure(runner, release_tarball, tmp_path, "3.11.2", configure_args("3.11.2"))
     assert make_var(makefile, "MODULE_XXLIMITED_STATE") == "n/a"
     assert make_var(makefile, "MODULE_XXLIMITED_35_STATE") == "n/a"

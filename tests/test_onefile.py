@@ -51,19 +51,47 @@ def _wheel(path: Path) -> Path:
 
 def _write_zip(tmp_path, out: Path) -> str:
     lib = _fake_stdlib(tmp_path / "root") if not (tmp_path / "root").exists() else tmp_path / "root/lib/python3.x"
-    res = subprocess.run([sys.executable, str(ZIP_SCRIPT), "--stdlib", str(lib), "--out", str(out),
-                          "--wheel", str(_wheel(tmp_path / "tzlike-1.0-py3-none-any.whl"))],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ZIP_SCRIPT),
+            "--stdlib",
+            str(lib),
+            "--out",
+            str(out),
+            "--wheel",
+            str(_wheel(tmp_path / "tzlike-1.0-py3-none-any.whl")),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return res.stdout
 
 
 def test_archive_contents(tmp_path):
     summary = _write_zip(tmp_path, tmp_path / "a.zip")
     names = set(zipfile.ZipFile(tmp_path / "a.zip").namelist())
-    assert {"alpha.py", "alpha.pyc", "pkg/", "pkg/__init__.pyc", "pkg/data.txt", "pkg/sub/mod.pyc",
-            "nspkg/", "nspkg/inner.pyc", "broken.py", "tzlike/__init__.py", "tzlike/zone/UTC"} <= names
-    left_out = {n for n in names if n.startswith(("test/", "pkg/tests/", "idlelib/", "tkinter/",
-                                                  "site-packages/", "config-", "__pycache__", "tzlike-1.0"))}
+    assert {
+        "alpha.py",
+        "alpha.pyc",
+        "pkg/",
+        "pkg/__init__.pyc",
+        "pkg/data.txt",
+        "pkg/sub/mod.pyc",
+        "nspkg/",
+        "nspkg/inner.pyc",
+        "broken.py",
+        "tzlike/__init__.py",
+        "tzlike/zone/UTC",
+    } <= names
+    left_out = {
+        n
+        for n in names
+        if n.startswith(
+            ("test/", "pkg/tests/", "idlelib/", "tkinter/", "site-packages/", "config-", "__pycache__", "tzlike-1.0")
+        )
+    }
     assert not left_out
     assert "broken.pyc" not in names and "1 left as source" in summary
 
@@ -88,13 +116,13 @@ def test_imported_in_place_from_behind_an_executable(tmp_path):
     carrier.write_bytes(os.urandom(4096) + (tmp_path / "a.zip").read_bytes())
     code = f"""
 import sys, traceback
-sys.path.insert(0, {str(PACKAGE / 'stdlib')!r})
+sys.path.insert(0, {str(PACKAGE / "stdlib")!r})
 import _frozen_importlib_external as e; keep = e.ExtensionFileLoader.create_module
 import _cpython_static  # the hook fixes co_filename of code imported from the archive
 e.ExtensionFileLoader.create_module = keep
 sys.path.insert(0, {str(carrier)!r})
 import alpha, nspkg.inner, pkg.sub.mod, importlib.resources as r
-assert alpha.__file__ == {str(carrier / 'alpha.pyc')!r}, alpha.__file__  # zipimport names the bytecode
+assert alpha.__file__ == {str(carrier / "alpha.pyc")!r}, alpha.__file__  # zipimport names the bytecode
 assert r.files('pkg').joinpath('data.txt').read_text() == 'resource'
 assert nspkg.inner.Y == 2
 try:
@@ -102,7 +130,7 @@ try:
 except ValueError:
     text = traceback.format_exc()
 assert "raise ValueError('from alpha')" in text, text
-assert {str(carrier / 'alpha.py')!r} in text, text
+assert {str(carrier / "alpha.py")!r} in text, text
 print('ok')
 """
     res = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
@@ -114,13 +142,17 @@ def _hook_run(code: str, env: dict | None = None) -> subprocess.CompletedProcess
     extension refusal is left out: the host Python's own modules are .so files)."""
     prelude = f"""
 import sys
-sys.path.insert(0, {str(PACKAGE / 'stdlib')!r})
+sys.path.insert(0, {str(PACKAGE / "stdlib")!r})
 import _frozen_importlib_external as e; keep = e.ExtensionFileLoader.create_module
 import _cpython_static as hook
 e.ExtensionFileLoader.create_module = keep
 """
-    return subprocess.run([sys.executable, "-I", "-c", prelude + code], capture_output=True, text=True,
-                          env=env if env is not None else {"PATH": os.environ["PATH"]})
+    return subprocess.run(
+        [sys.executable, "-I", "-c", prelude + code],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else {"PATH": os.environ["PATH"]},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +166,7 @@ def test_ca_discovery_takes_the_first_existing_bundle(tmp_path, tls):
     bundle.parent.mkdir(parents=True)
     bundle.write_bytes(Path(tls["ca"]).read_bytes())
     res = _hook_run(f"""
-hook.CA_FILES = ({str(tmp_path / 'missing.pem')!r}, {str(bundle)!r})
+hook.CA_FILES = ({str(tmp_path / "missing.pem")!r}, {str(bundle)!r})
 hook.CA_DIRS = ()
 import ssl
 ctx = ssl.create_default_context()
@@ -148,7 +180,7 @@ print(ssl.get_default_verify_paths().cafile)
 
 def test_no_ca_anywhere_is_a_clear_error_for_clients_only(tmp_path):
     res = _hook_run(f"""
-hook.CA_FILES = ({str(tmp_path / 'none.pem')!r},); hook.CA_DIRS = ({str(tmp_path / 'nodir')!r},)
+hook.CA_FILES = ({str(tmp_path / "none.pem")!r},); hook.CA_DIRS = ({str(tmp_path / "nodir")!r},)
 import ssl
 ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # a server needs no CA to start
 try:
@@ -161,16 +193,21 @@ except ssl.SSLError as exc:
 
 
 def test_ssl_cert_file_naming_nothing_is_an_error(tmp_path):
-    res = _hook_run("import ssl; ssl.create_default_context()",
-                    env={"PATH": os.environ["PATH"], "SSL_CERT_FILE": str(tmp_path / "gone.pem")})
+    res = _hook_run(
+        "import ssl; ssl.create_default_context()",
+        env={"PATH": os.environ["PATH"], "SSL_CERT_FILE": str(tmp_path / "gone.pem")},
+    )
     assert res.returncode == 1 and "SSL_CERT_FILE names" in res.stderr and "gone.pem" in res.stderr
 
 
 def test_ssl_cert_file_is_honoured(tmp_path, tls):
-    res = _hook_run("""
+    res = _hook_run(
+        """
 hook.CA_FILES = (); hook.CA_DIRS = ()
 import ssl; print(len(ssl.create_default_context().get_ca_certs()))
-""", env={"PATH": os.environ["PATH"], "SSL_CERT_FILE": str(tls["ca"])})
+""",
+        env={"PATH": os.environ["PATH"], "SSL_CERT_FILE": str(tls["ca"])},
+    )
     assert res.returncode == 0 and res.stdout.strip() == "1", res.stderr
 
 
@@ -178,8 +215,10 @@ def test_hashed_names():
     sys.path.insert(0, str(PACKAGE / "stdlib"))
     try:
         import _frozen_importlib_external as e
+
         keep = e.ExtensionFileLoader.create_module
         import _cpython_static as hook
+
         e.ExtensionFileLoader.create_module = keep
     finally:
         sys.path.pop(0)
@@ -199,12 +238,21 @@ print(len(found))
 
 def test_extension_modules_are_refused_with_the_reason(tmp_path):
     (tmp_path / "native.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
-    res = subprocess.run([sys.executable, "-I", "-c", f"""
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"""
 import sys
-sys.path.insert(0, {str(PACKAGE / 'stdlib')!r}); sys.path.insert(0, {str(tmp_path)!r})
+sys.path.insert(0, {str(PACKAGE / "stdlib")!r}); sys.path.insert(0, {str(tmp_path)!r})
 import _cpython_static
 import native
-"""], capture_output=True, text=True)
+""",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 1
     assert "cannot load the C extension module 'native'" in res.stderr
     assert "statically linked" in res.stderr and "pure-Python" in res.stderr

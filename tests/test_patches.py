@@ -273,9 +273,7 @@ def test_select_keeps_order_and_exactly_the_covering_patches(ranges, version):
     ]
     major, minor = (int(x) for x in version.split(".")[:2])
     # Pre-releases count as the release they lead to (patches.Patch.applies_to).
-    expected = [
-        p.name for p, (lo, hi) in zip(series, ranges) if (3, lo) <= (major, minor) < (3, hi)
-    ]
+    expected = [p.name for p, (lo, hi) in zip(series, ranges) if (3, lo) <= (major, minor) < (3, hi)]
     assert [p.name for p in select(series, version)] == expected
 
 
@@ -300,11 +298,7 @@ def write_tree(root: Path, files: dict[str, str | None]) -> None:
 
 
 def read_tree(root: Path) -> dict[str, str | None]:
-    found = {
-        p.relative_to(root).as_posix(): p.read_bytes().decode()
-        for p in root.rglob("*")
-        if p.is_file()
-    }
+    found = {p.relative_to(root).as_posix(): p.read_bytes().decode() for p in root.rglob("*") if p.is_file()}
     return {name: found.pop(name, None) for name in FILE_NAMES} | found
 
 
@@ -352,10 +346,15 @@ def make_tree_and_patches(tmp_path: Path) -> tuple[Path, list[Patch]]:
         "--- a/two.txt\n+++ b/two.txt\n@@ -1,3 +1,3 @@\n x\n-y\n+Y\n z\n"
         "--- a/one.txt\n+++ b/one.txt\n@@ -1,3 +1,3 @@\n a\n-WRONG\n+b\n c\n"
     )
-    patches = load_series(write_series(tmp_path / "p", {
-        "0001-first.patch": render(GOOD_HEADERS, first),
-        "0002-second.patch": render(GOOD_HEADERS, second),
-    }))
+    patches = load_series(
+        write_series(
+            tmp_path / "p",
+            {
+                "0001-first.patch": render(GOOD_HEADERS, first),
+                "0002-second.patch": render(GOOD_HEADERS, second),
+            },
+        )
+    )
     return tree, patches
 
 
@@ -376,10 +375,15 @@ def test_reverse_unapplies_last_patch_first(tmp_path: Path, runner: Runner):
     write_tree(tree, {"one.txt": "a\nb\nc\n"})
     header = "--- a/one.txt\n+++ b/one.txt\n"
     # The second patch edits what the first one wrote, so only last-first order works.
-    patches = load_series(write_series(tmp_path / "p", {
-        "0001.patch": render(GOOD_HEADERS, f"{header}@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"),
-        "0002.patch": render(GOOD_HEADERS, f"{header}@@ -1,3 +1,3 @@\n a\n-B\n+BB\n c\n"),
-    }))
+    patches = load_series(
+        write_series(
+            tmp_path / "p",
+            {
+                "0001.patch": render(GOOD_HEADERS, f"{header}@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"),
+                "0002.patch": render(GOOD_HEADERS, f"{header}@@ -1,3 +1,3 @@\n a\n-B\n+BB\n c\n"),
+            },
+        )
+    )
     assert apply(patches, tree, runner) == ["0001.patch", "0002.patch"]
     assert (tree / "one.txt").read_text() == "a\nBB\nc\n"
     assert apply(patches, tree, runner, reverse=True) == ["0002.patch", "0001.patch"]
@@ -417,9 +421,7 @@ def test_apply_to_missing_tree_is_an_error(tmp_path: Path, runner: Runner):
 CONFIGURE_HEAD = "#! /bin/sh\n# Guess values for system-dependent variables and create Makefiles.\n"
 
 
-def fake_autotools(
-    bin_dir: Path, version: str, with_runstatedir: bool, autoheader_version: str | None = None
-) -> Path:
+def fake_autotools(bin_dir: Path, version: str, with_runstatedir: bool, autoheader_version: str | None = None) -> Path:
     """An autoconf/autoheader pair that report ``version`` and write recognisable output."""
     header_version = autoheader_version or version
     bin_dir.mkdir(parents=True)
@@ -513,9 +515,7 @@ def test_regenerate_refuses_autoconf_differing_in_a_backport(
 
 def test_regenerate_rewrites_configure_and_pyconfig(tmp_path: Path):
     runner = Runner(tmp_path / "logs")
-    runner.base_env.update(
-        AUTOM4TE="/elsewhere/autom4te", M4="/elsewhere/m4", SIMPLE_BACKUP_SUFFIX=".bak"
-    )
+    runner.base_env.update(AUTOM4TE="/elsewhere/autom4te", M4="/elsewhere/m4", SIMPLE_BACKUP_SUFFIX=".bak")
     tree = fake_tree(tmp_path / "t", "2.69", with_runstatedir=True)
     tool = fake_autotools(tmp_path / "bin", "2.69", with_runstatedir=True)
     (tree / "configure").chmod(0o755)

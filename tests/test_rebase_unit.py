@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cpython_static.build import patches
-from cpython_static.series import rebase
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner
+from cpython_static.series import rebase
 
 SERIES = Path(__file__).resolve().parent.parent / "patches"
 
@@ -47,10 +47,16 @@ def test_set_field_rewrites_one_line_only():
 
 
 def test_markdown_report_names_every_status():
-    report = {"tag": "v3.13.15", "ok": False, "message": "stopped", "steps": {"fetch": 0.1},
-              "patches": [{"name": "a.patch", "status": "conflict", "detail": "x", "duration_s": 0.2}],
-              "regen": {"autoconf": "2.71", "origin": "system", "fidelity": True, "regenerated": False},
-              "build": {"ok": None, "skipped": True}, "verify": {"ok": None, "skipped": True}}
+    report = {
+        "tag": "v3.13.15",
+        "ok": False,
+        "message": "stopped",
+        "steps": {"fetch": 0.1},
+        "patches": [{"name": "a.patch", "status": "conflict", "detail": "x", "duration_s": 0.2}],
+        "regen": {"autoconf": "2.71", "origin": "system", "fidelity": True, "regenerated": False},
+        "build": {"ok": None, "skipped": True},
+        "verify": {"ok": None, "skipped": True},
+    }
     text = rebase.render_markdown(report)
     assert "| a.patch | conflict | x | 0.2 |" in text and "byte-identical" in text
     assert all(f"**{s}**" in text for s in rebase.STATUSES)
@@ -59,8 +65,9 @@ def test_markdown_report_names_every_status():
 # --------------------------------------------------------------- the patch algebra
 # Distinct lines: with repeated ones a hunk matches in several places and "where it
 # applies" is patch's choice, not a property of the edit.
-lines_strategy = st.lists(st.text(alphabet="abcdefgh xyz", min_size=1, max_size=12), min_size=8, max_size=40,
-                          unique=True)
+lines_strategy = st.lists(
+    st.text(alphabet="abcdefgh xyz", min_size=1, max_size=12), min_size=8, max_size=40, unique=True
+)
 
 
 def _make_patch(tmp: Path, before: list[str], after: list[str], runner: Runner) -> patches.Patch:
@@ -81,7 +88,7 @@ def _one_line_edit(tmp_path_factory, lines: list[str], where: int):
     None when the edit changes nothing."""
     tmp = tmp_path_factory.mktemp("alg")
     runner = Runner(tmp / "logs")
-    after = lines[:where] + ["CHANGED LINE"] + lines[where + 1:]
+    after = lines[:where] + ["CHANGED LINE"] + lines[where + 1 :]
     if after == lines:
         return None
     tree = tmp / "tree"
@@ -90,12 +97,13 @@ def _one_line_edit(tmp_path_factory, lines: list[str], where: int):
 
 
 def _rebaser(tmp: Path) -> rebase.Rebaser:
-    return rebase.Rebaser(Cache(tmp / "cache"), Runner(tmp / "logs"), patches_dir=SERIES,
-                          results_dir=tmp / "results")
+    return rebase.Rebaser(Cache(tmp / "cache"), Runner(tmp / "logs"), patches_dir=SERIES, results_dir=tmp / "results")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=lines_strategy, where=st.integers(min_value=3, max_value=7), inserted=st.integers(min_value=1, max_value=30))
+@given(
+    lines=lines_strategy, where=st.integers(min_value=3, max_value=7), inserted=st.integers(min_value=1, max_value=30)
+)
 def test_unrelated_lines_above_make_an_offset(tmp_path_factory, lines, where, inserted):
     # where >= 3: the hunk has its full leading context (a hunk at the top of a file has
     # none and is anchored to line 1, so lines above it are a real conflict, not an offset)
@@ -129,8 +137,9 @@ def test_apply_then_reverse_is_the_identity_and_reverse_means_upstream(tmp_path_
 
 
 def test_normalize_keeps_only_file_headers_and_hunks():
-    git_diff = ("diff --git a/x b/x\nindex 1111111..2222222 100644\n--- a/x\n+++ b/x\n"
-                "@@ -1,2 +1,2 @@ def f():\n a\n-b\n+c\n")
+    git_diff = (
+        "diff --git a/x b/x\nindex 1111111..2222222 100644\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@ def f():\n a\n-b\n+c\n"
+    )
     assert rebase.normalize_diff(git_diff) == "--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
 
 
@@ -166,5 +175,7 @@ def test_applied_upstream_that_the_tree_contradicts_is_not_upstream(tmp_path):
 def test_patch_outside_its_range_without_applied_upstream_is_not_applicable(tmp_path):
     xxlimited = next(p for p in patches.load_series(SERIES) if p.name.startswith("0001-"))
     # 0001's Applied-Upstream names 3.13, where upstream solved it another way.
-    outcome = _rebaser(tmp_path).apply_patch(xxlimited, _hacl_tree(tmp_path, fixed=True), version="3.13.15", tag="v3.13.15")
+    outcome = _rebaser(tmp_path).apply_patch(
+        xxlimited, _hacl_tree(tmp_path, fixed=True), version="3.13.15", tag="v3.13.15"
+    )
     assert outcome.status == "not-applicable" and "another form" in outcome.detail

@@ -40,8 +40,16 @@ def test_missing_command_is_a_step_failure(tmp_path):
 
 
 def test_base_environment_drops_build_influencing_variables():
-    env = base_environment({"PATH": "/bin", "CFLAGS": "-O0", "PKG_CONFIG_PATH": "/x",
-                            "LD_LIBRARY_PATH": "/y", "PYTHONPATH": "/z", "HOME": "/h"})
+    env = base_environment(
+        {
+            "PATH": "/bin",
+            "CFLAGS": "-O0",
+            "PKG_CONFIG_PATH": "/x",
+            "LD_LIBRARY_PATH": "/y",
+            "PYTHONPATH": "/z",
+            "HOME": "/h",
+        }
+    )
     assert env["PATH"] == "/bin" and env["HOME"] == "/h"
     assert not {"CFLAGS", "PKG_CONFIG_PATH", "LD_LIBRARY_PATH", "PYTHONPATH"} & set(env)
 

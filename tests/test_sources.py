@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from cpython_static.build.sources import DebianOrig, Fetcher, Source, SourceError, extract, load_lock
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner
-from cpython_static.build.sources import DebianOrig, Fetcher, Source, SourceError, extract, load_lock
 
 
 def _source(content: bytes, name="demo.tar.gz", urls=(), debian=None) -> Source:
-    return Source("lib", "demo", "1.0", "MIT", name, hashlib.sha256(content).hexdigest(),
-                  len(content), tuple(urls), debian)
+    return Source(
+        "lib", "demo", "1.0", "MIT", name, hashlib.sha256(content).hexdigest(), len(content), tuple(urls), debian
+    )
 
 
 def _fetcher(tmp_path, **kw) -> Fetcher:
@@ -35,6 +36,7 @@ def test_lock_entries_are_complete():
 
 def test_every_recipe_source_is_locked():
     from cpython_static.build.libraries import all_recipe_names, load_recipe
+
     lock = load_lock()
     for name in all_recipe_names():
         lock.get("lib", load_recipe(name).source)
@@ -136,8 +138,9 @@ def test_wheel_from_the_package_index(tmp_path):
 
 def test_wheel_with_a_wrong_pin_is_refused(tmp_path):
     real = load_lock().get("wheel", "tzdata")
-    wrong = Source(real.kind, real.name, real.version, real.license, real.file, "0" * 64,
-                   real.size, (), None, pypi=real.pypi)
+    wrong = Source(
+        real.kind, real.name, real.version, real.license, real.file, "0" * 64, real.size, (), None, pypi=real.pypi
+    )
     with pytest.raises(SourceError) as err:
         _fetcher(tmp_path, mirror=None).fetch(wrong)
     assert "pip download tzdata==" in str(err.value) and "not a pinned digest" in str(err.value)

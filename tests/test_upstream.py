@@ -6,8 +6,8 @@ Runs against ``upstream_repo`` (tests/conftest.py): a real git repository holdin
 
 import re
 import shutil
-from pathlib import Path
 import tarfile
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -82,16 +82,22 @@ def test_worktree_is_the_release_and_takes_commits(upstream_repo, tmp_path, cach
     # Exactly the release's files: nothing from 3.11.2 or 3.13.15 left over or missing.
     with tarfile.open(release_tarball("3.13.5")) as tar:
         released = {m.name.split("/", 1)[1] for m in tar.getmembers() if not m.isdir() and "/" in m.name}
-    checked_out = {str(p.relative_to(dest)) for p in dest.rglob("*")
-                   if not p.is_dir() and p.name != ".git"}
+    checked_out = {str(p.relative_to(dest)) for p in dest.rglob("*") if not p.is_dir() and p.name != ".git"}
     assert checked_out == released
 
     # A commit works on a machine where git knows nobody: no HOME config, no EMAIL.
     (dest / "README.rst").write_text("patched\n")
-    bare_env = {**GIT_ENV, "HOME": str(tmp_path / "nohome"), "EMAIL": None,
-                **{f"GIT_{who}_{what}": None for who in ("AUTHOR", "COMMITTER") for what in ("NAME", "EMAIL")}}
+    bare_env = {
+        **GIT_ENV,
+        "HOME": str(tmp_path / "nohome"),
+        "EMAIL": None,
+        **{f"GIT_{who}_{what}": None for who in ("AUTHOR", "COMMITTER") for what in ("NAME", "EMAIL")},
+    }
     runner.run("commit", ["git", "commit", "--quiet", "-am", "a patch"], cwd=dest, env=bare_env)
-    assert git_out(runner, dest, "log", "-1", "--format=%an <%ae>|%s") == "cpython-static <cpython-static@localhost>|a patch"
+    assert (
+        git_out(runner, dest, "log", "-1", "--format=%an <%ae>|%s")
+        == "cpython-static <cpython-static@localhost>|a patch"
+    )
     assert git_out(runner, dest, "rev-parse", "HEAD~1") == tag_commit(runner, upstream_repo, "v3.13.5")
 
     with pytest.raises(UpstreamError, match="already exists"):
@@ -139,9 +145,27 @@ def test_unreachable_source(source, tmp_path, cache, runner):
     assert "Could not read from remote" not in msg  # git's specific complaint, not its generic one
 
 
-@pytest.mark.parametrize("tag", ["", "main", "3.13.15", "v3.13.15 ", " v3.13.15", "-v3.13.15",
-                                 "--upload-pack=touch", "v3..13", "v3.13.15..v3.13.5", "v3.13.15/x",
-                                 "v3.13.15\n", "v3.13.15^{}", "v3.13.x", "v3.14.0rc", "refs/tags/v3.13.15", "v\u0663.13.15"])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "",
+        "main",
+        "3.13.15",
+        "v3.13.15 ",
+        " v3.13.15",
+        "-v3.13.15",
+        "--upload-pack=touch",
+        "v3..13",
+        "v3.13.15..v3.13.5",
+        "v3.13.15/x",
+        "v3.13.15\n",
+        "v3.13.15^{}",
+        "v3.13.x",
+        "v3.14.0rc",
+        "refs/tags/v3.13.15",
+        "v\u0663.13.15",
+    ],
+)
 def test_bad_tag_refused_before_git(tag, tmp_path, cache, runner):
     up = Upstream(cache, runner, str(tmp_path / "anything"))
     with pytest.raises(UpstreamError, match="not a CPython release tag"):
@@ -185,8 +209,14 @@ def test_stale_git_locks_of_a_killed_fetch_are_cleared(upstream_repo, cache, run
     up.fetch("v3.11.2")
     (up.mirror / "shallow.lock").write_text("")
     (up.mirror / "refs" / "tags" / "v3.13.5.lock").write_text("")
-    raw = runner.run("raw git fetch", ["git", "fetch", "--depth=1", "origin", "refs/tags/v3.13.5:refs/tags/v3.13.5"],
-                     cwd=up.mirror, env=GIT_ENV, capture=True, check=False)
+    raw = runner.run(
+        "raw git fetch",
+        ["git", "fetch", "--depth=1", "origin", "refs/tags/v3.13.5:refs/tags/v3.13.5"],
+        cwd=up.mirror,
+        env=GIT_ENV,
+        capture=True,
+        check=False,
+    )
     assert raw.returncode != 0  # what git alone does with them
     assert up.fetch("v3.13.5") == tag_commit(runner, upstream_repo, "v3.13.5")
     assert not list(up.mirror.glob("*.lock")) and not list((up.mirror / "refs").rglob("*.lock"))
@@ -201,8 +231,14 @@ def test_worktree_add_killed_midway_does_not_block_the_next(upstream_repo, cache
     admin = next((up.mirror / "worktrees").iterdir())
     (admin / "locked").write_text("initializing")  # what a killed add leaves, with its directory gone
     shutil.rmtree(dest)
-    raw = runner.run("raw git worktree add", ["git", "worktree", "add", "--detach", str(dest), "v3.11.2"],
-                     cwd=up.mirror, env=GIT_ENV, capture=True, check=False)
+    raw = runner.run(
+        "raw git worktree add",
+        ["git", "worktree", "add", "--detach", str(dest), "v3.11.2"],
+        cwd=up.mirror,
+        env=GIT_ENV,
+        capture=True,
+        check=False,
+    )
     assert raw.returncode != 0 and "locked" in raw.output + Path(raw.log).read_text()
     assert up.add_worktree("v3.11.2", dest) == dest.resolve()
     assert (dest / "Include" / "patchlevel.h").is_file()

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cpython_static.core.runner import Runner
 from cpython_static.runtime import smoke_checks
 from cpython_static.verify import checks as V
 from cpython_static.verify.elf import read_elf
-from cpython_static.core.runner import Runner
 
 REPO = Path(__file__).resolve().parents[1]
 HOST_PYTHON = Path(sys.executable).resolve()  # past pyenv shims and venv symlinks
@@ -114,12 +114,10 @@ def test_target_overrides_and_validation(tmp_path):
     assert V.expected_builtin_modules(table, "x86_64-linux-musl") == {"sys", "a", "b"}
     assert V.expected_builtin_modules(table, "aarch64-linux-musl") == {"sys", "b", "d"}
 
-    toml.write_text('[series."9.9"]\nderived = true\nbuiltin = ["a"]\n'
-                    '[series."9.9".excluded]\na = "contradiction"\n')
+    toml.write_text('[series."9.9"]\nderived = true\nbuiltin = ["a"]\n[series."9.9".excluded]\na = "contradiction"\n')
     with pytest.raises(ValueError, match="both expects and excludes"):
         V.load_module_tables(toml)
-    toml.write_text('[series."9.9"]\nderived = true\nbuiltin = ["a"]\n'
-                    '[series."9.9".excluded]\nb = " "\n')
+    toml.write_text('[series."9.9"]\nderived = true\nbuiltin = ["a"]\n[series."9.9".excluded]\nb = " "\n')
     with pytest.raises(ValueError, match="without a reason"):
         V.load_module_tables(toml)
 
@@ -134,8 +132,9 @@ def has_derived_table(series: str) -> bool:
     return table is not None and table.derived
 
 
-@pytest.mark.skipif(not has_derived_table(HOST_SERIES),
-                    reason=f"no derived module table for the host's Python {HOST_SERIES}")
+@pytest.mark.skipif(
+    not has_derived_table(HOST_SERIES), reason=f"no derived module table for the host's Python {HOST_SERIES}"
+)
 def test_host_interpreter_modules_are_all_classified():
     # A real CPython of the same series, built the ordinary (shared) way: every module
     # it has, built in or in lib-dynload, must be expected or deliberately excluded.
@@ -183,16 +182,23 @@ def source_universe(files: dict[str, str]) -> tuple[set[str], set[str]]:
     universe |= modules_in_setup(files["Modules/Setup"], include_commented=False)
     # 3.11 comments out the setup.py-built modules (#@MODULE_…); they still exist.
     universe |= modules_in_setup(files["Modules/Setup.stdlib.in"], include_commented=True)
-    gated = set(re.findall(r'PY_STDLIB_MOD\(\[(\w+)\],\s*\[test "\$TEST_MODULES" = yes\]',
-                           files["configure.ac"]))
+    gated = set(re.findall(r'PY_STDLIB_MOD\(\[(\w+)\],\s*\[test "\$TEST_MODULES" = yes\]', files["configure.ac"]))
     return universe - {"_scproxy"}, gated  # _scproxy: macOS only
 
 
 @pytest.mark.parametrize("series", ["3.11", "3.13"])
 def test_tables_match_release_sources(series, lock_source_named):
     tarball = source_tarball(series, lock_source_named)
-    files = read_members(tarball, ("Modules/config.c.in", "Modules/Setup.bootstrap.in",
-                                   "Modules/Setup", "Modules/Setup.stdlib.in", "configure.ac"))
+    files = read_members(
+        tarball,
+        (
+            "Modules/config.c.in",
+            "Modules/Setup.bootstrap.in",
+            "Modules/Setup",
+            "Modules/Setup.stdlib.in",
+            "configure.ac",
+        ),
+    )
     universe, test_gated = source_universe(files)
     table = V.load_module_tables()[series]
     classified = table.builtin | table.excluded.keys()
@@ -214,16 +220,19 @@ def test_check_static_rejects_wrong_machine():
     assert not check.ok and f"not the target's {FOREIGN_ARCH}" in check.detail
 
 
-@pytest.mark.parametrize("actual, wanted, ok", [
-    ("3.13.5", None, True),
-    ("3.13.5", "3.13", True),
-    ("3.13.5", "3.13.5", True),
-    ("3.13.5", "3.13.4", False),
-    ("3.13.5", "3.12", False),
-    ("3.14.0rc1", "3.14", True),
-    ("3.14.0rc1", "3.14.0", True),
-    ("3.14.0rc1", "3.14.0rc2", False),
-])
+@pytest.mark.parametrize(
+    "actual, wanted, ok",
+    [
+        ("3.13.5", None, True),
+        ("3.13.5", "3.13", True),
+        ("3.13.5", "3.13.5", True),
+        ("3.13.5", "3.13.4", False),
+        ("3.13.5", "3.12", False),
+        ("3.14.0rc1", "3.14", True),
+        ("3.14.0rc1", "3.14.0", True),
+        ("3.14.0rc1", "3.14.0rc2", False),
+    ],
+)
 def test_check_version(actual, wanted, ok):
     assert V.check_version(actual, wanted).ok is ok
 
@@ -281,9 +290,23 @@ def test_emulator_found_on_path_runs_foreign_binary(tmp_path, runner):
         pytest.skip(f"no qemu for {FOREIGN_ARCH} on this host (Debian: qemu-user-static)")
     assert Path(prefix[0]).name in (f"qemu-{FOREIGN_ARCH}-static", f"qemu-{FOREIGN_ARCH}")
     (tmp_path / "hello.c").write_text('#include <stdio.h>\nint main(void){puts("hi");}\n')
-    runner.run("zig", [sys.executable, "-m", "ziglang", "cc", "-target",
-                       f"{FOREIGN_ARCH}-linux-musl", "-static", "-O2", "hello.c", "-o", "hello"],
-               cwd=tmp_path)
+    runner.run(
+        "zig",
+        [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            f"{FOREIGN_ARCH}-linux-musl",
+            "-static",
+            "-O2",
+            "hello.c",
+            "-o",
+            "hello",
+        ],
+        cwd=tmp_path,
+    )
     assert read_elf(tmp_path / "hello").machine == FOREIGN_ARCH
     out = runner.run("run foreign", [*prefix, tmp_path / "hello"], capture=True).output
     assert out.strip() == "hi"
@@ -291,9 +314,13 @@ def test_emulator_found_on_path_runs_foreign_binary(tmp_path, runner):
 
 # ================================================================ the smoke script
 def run_smoke(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(HOST_PYTHON), "-I", str(V.SMOKE_SCRIPT), *args],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TERM": "xterm-256color"})
+    return subprocess.run(
+        [str(HOST_PYTHON), "-I", str(V.SMOKE_SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
 
 
 def test_smoke_script_lists_and_rejects_unknown_names():
@@ -358,8 +385,7 @@ def host_report(tmp_path_factory):
 def series_checks(series: str) -> list[str]:
     """ALL_CHECKS without the smoke checks of modules the series' table does not expect."""
     table = V.load_module_tables()[series]
-    return [n for n in V.ALL_CHECKS
-            if n not in smoke_checks.REQUIRES or smoke_checks.REQUIRES[n] in table.builtin]
+    return [n for n in V.ALL_CHECKS if n not in smoke_checks.REQUIRES or smoke_checks.REQUIRES[n] in table.builtin]
 
 
 def test_report_shape(host_report):
@@ -431,12 +457,15 @@ def test_binary_that_is_not_python(runner):
 def test_crash_during_smoke_names_the_check(tmp_path, runner):
     # An "emulator" that runs the probe faithfully but dies like a segfaulting
     # interpreter once the smoke script has announced its first check.
-    shim = write_exe(tmp_path / "crashy", (
-        "#!/bin/sh\n"
-        'case "$*" in *smoke_checks.py*) echo "smoke: starting ctypes" >&2; kill -SEGV $$;; esac\n'
-        'exec "$@"\n'))
-    report = V.verify(HOST_PYTHON, runner=runner, emulator=[str(shim)],
-                      only=["version", "ctypes", "decimal"])
+    shim = write_exe(
+        tmp_path / "crashy",
+        (
+            "#!/bin/sh\n"
+            'case "$*" in *smoke_checks.py*) echo "smoke: starting ctypes" >&2; kill -SEGV $$;; esac\n'
+            'exec "$@"\n'
+        ),
+    )
+    report = V.verify(HOST_PYTHON, runner=runner, emulator=[str(shim)], only=["version", "ctypes", "decimal"])
     version, ctypes_check, decimal_check = report.checks
     assert version.ok
     for check in (ctypes_check, decimal_check):
@@ -448,10 +477,8 @@ def test_children_run_under_the_emulator(tmp_path, runner):
     # A recording "emulator": child interpreters started by multiprocessing and asyncio
     # must go through it too, or a foreign binary could not start them.
     calls = tmp_path / "calls.log"
-    shim = write_exe(tmp_path / "recorder",
-                     f'#!/bin/sh\necho "$*" >> {calls}\nexec "$@"\n')
-    report = V.verify(HOST_PYTHON, runner=runner, emulator=[str(shim)],
-                      only=["multiprocessing", "asyncio_subprocess"])
+    shim = write_exe(tmp_path / "recorder", f'#!/bin/sh\necho "$*" >> {calls}\nexec "$@"\n')
+    report = V.verify(HOST_PYTHON, runner=runner, emulator=[str(shim)], only=["multiprocessing", "asyncio_subprocess"])
     assert report.ok, [c.detail for c in report.checks]
     recorded = calls.read_text()
     assert "--multiprocessing-fork" in recorded  # the spawn child
@@ -468,9 +495,11 @@ def test_missing_openssl_is_an_error(tmp_path):
 
 def test_tls_material_is_a_real_chain(tmp_path, runner):
     tls = V.make_tls_material(runner, "openssl", tmp_path / "tls")
-    verified = runner.run("verify chain", ["openssl", "verify", "-CAfile", tls["ca"],
-                                           "-x509_strict", "-purpose", "sslserver",
-                                           tls["cert"]], capture=True)
+    verified = runner.run(
+        "verify chain",
+        ["openssl", "verify", "-CAfile", tls["ca"], "-x509_strict", "-purpose", "sslserver", tls["cert"]],
+        capture=True,
+    )
     assert f"{tls['cert']}: OK" in verified.output
 
 
@@ -479,6 +508,7 @@ def test_check_stdlib_one_file_and_tree(tmp_path):
     exe.write_bytes(b"\x7fELF" + b"\0" * 64)
     assert not V.ends_with_zip(exe)
     import zipfile
+
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("json/__init__.py", "")
@@ -492,9 +522,12 @@ def test_check_stdlib_one_file_and_tree(tmp_path):
 
 
 # ================================================================ the start-up hook check
-GOOD_HOOK = {"loaded": True, "import_errors": {},
-             "installed": ["extension-refusal", "zip-filenames", "after-import-fixups", "shared-object-finder"],
-             "fixups": {"ssl": "applied", "ensurepip": "applied"}}
+GOOD_HOOK = {
+    "loaded": True,
+    "import_errors": {},
+    "installed": ["extension-refusal", "zip-filenames", "after-import-fixups", "shared-object-finder"],
+    "fixups": {"ssl": "applied", "ensurepip": "applied"},
+}
 
 
 def test_hook_check_passes_when_everything_was_installed():
@@ -503,17 +536,23 @@ def test_hook_check_passes_when_everything_was_installed():
 
 
 def test_hook_check_names_a_hook_that_raised():
-    output = ("cpython-static: start-up hook failed:\nTraceback (most recent call last):\n"
-              '  File "x", line 1\nAttributeError: module \'zipimport\' has no attribute \'_unmarshal_code\'\n{"hook": {}}\n'
-              "\n# ---- exit status 0 after 0.05s ----\n")
+    output = (
+        "cpython-static: start-up hook failed:\nTraceback (most recent call last):\n"
+        "  File \"x\", line 1\nAttributeError: module 'zipimport' has no attribute '_unmarshal_code'\n{\"hook\": {}}\n"
+        "\n# ---- exit status 0 after 0.05s ----\n"
+    )
     check = V.check_hook({"loaded": False}, one_file=True, output=output)
     assert not check.ok and "start-up hook failed" in check.detail and "_unmarshal_code" in check.detail
     assert "not loaded" in V.check_hook({"loaded": False}, one_file=False).detail
 
 
 def test_hook_check_names_what_is_missing():
-    partial = dict(GOOD_HOOK, installed=["extension-refusal"], fixups={"ssl": "applied"},
-                   import_errors={"ensurepip": "ImportError: x"})
+    partial = dict(
+        GOOD_HOOK,
+        installed=["extension-refusal"],
+        fixups={"ssl": "applied"},
+        import_errors={"ensurepip": "ImportError: x"},
+    )
     detail = V.check_hook(partial, one_file=True).detail
     assert "after-import-fixups not installed" in detail and "zip-filenames not installed" in detail
     assert "import ensurepip failed" in detail
@@ -526,9 +565,11 @@ def test_hook_reports_its_work_when_imported(tmp_path):
     hook = REPO / "cpython_static" / "runtime" / "stdlib" / "_cpython_static.py"
     # The host's C modules are shared objects the hook would refuse: load them first,
     # then let ssl.py and ensurepip be imported again under the hook.
-    code = ("import sys, json, ssl, ensurepip; del sys.modules['ssl'], sys.modules['ensurepip']; "
-            "sys.path.insert(0, %r); import _cpython_static as h, ssl, ensurepip; "
-            "print(json.dumps(h.REPORT))" % str(hook.parent))
+    code = (
+        "import sys, json, ssl, ensurepip; del sys.modules['ssl'], sys.modules['ensurepip']; "
+        "sys.path.insert(0, %r); import _cpython_static as h, ssl, ensurepip; "
+        "print(json.dumps(h.REPORT))" % str(hook.parent)
+    )
     out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True).stdout
     report = json.loads(out)
     assert {"extension-refusal", "after-import-fixups", "shared-object-finder"} <= set(report["installed"])

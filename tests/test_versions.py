@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cpython_static.versions import VersionError, get_series, parse_release, series_of, version_of_tree
 
@@ -37,6 +38,7 @@ def test_patch_dependent_arguments():
 
 def test_by_patch_names_real_patches():
     from pathlib import Path
+
     series = (Path(__file__).parent.parent / "patches" / "series").read_text().split()
     for name in ("3.11", "3.12"):
         for entry in get_series(name + ".0").by_patch:
@@ -94,16 +96,37 @@ def test_prereleases_sort_before_their_release(parts):
     assert [release_sort_key(v)[2:5] for v in ordered] == sorted(keys)
 
 
-@pytest.mark.parametrize("text, shape", [
-    ("v3.15.0", "3.15.0"), ("v3.15.0rc1", "3.15.0rc1"), ("v3.14.10", "3.14.10"),
-    ("3.15.0a7+", "3.15.0a7+"), ("v3.0", "3.0"), ("3.14", "3.14"),
-])
+@pytest.mark.parametrize(
+    "text, shape",
+    [
+        ("v3.15.0", "3.15.0"),
+        ("v3.15.0rc1", "3.15.0rc1"),
+        ("v3.14.10", "3.14.10"),
+        ("3.15.0a7+", "3.15.0a7+"),
+        ("v3.0", "3.0"),
+        ("3.14", "3.14"),
+    ],
+)
 def test_release_shapes(text, shape):
     assert str(Release.parse(text)) == shape
 
 
-@pytest.mark.parametrize("bad", ["", "v3", "3.13.x", "v3.14.0rc", "v3.15.0+", " v3.13.15", "v3.13.15\n",
-                                 "3.13.15c1", "v\u0663.13.15", "3.13.15.1", "V3.13.15"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "v3",
+        "3.13.x",
+        "v3.14.0rc",
+        "v3.15.0+",
+        " v3.13.15",
+        "v3.13.15\n",
+        "3.13.15c1",
+        "v\u0663.13.15",
+        "3.13.15.1",
+        "V3.13.15",
+    ],
+)
 def test_release_refuses_other_shapes(bad):
     with pytest.raises(VersionError):
         Release.parse(bad)

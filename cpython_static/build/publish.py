@@ -26,10 +26,10 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-from cpython_static.core.fsutil import swap_dir
-from cpython_static.core.cache import Cache, digest_of
-from cpython_static.core.runner import Runner
 from cpython_static.build.sources import Fetcher, Lock
+from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.fsutil import swap_dir
+from cpython_static.core.runner import Runner
 
 FORMAT = 1  # bump to rebuild every archive after a change in this module
 RUNTIME = resources.files("cpython_static.runtime")  # what runs inside the interpreter
@@ -42,18 +42,21 @@ def _major_minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def stdlib_archive(cache: Cache, fetcher: Fetcher, lock: Lock, runner: Runner, built,
-                   progress=lambda msg: None) -> Path:
+def stdlib_archive(
+    cache: Cache, fetcher: Fetcher, lock: Lock, runner: Runner, built, progress=lambda msg: None
+) -> Path:
     """The standard-library zip for ``built`` (a cpython.BuiltPython), from the cache or
     written now by a Python of the same release that can run here."""
     tzdata = lock.get("wheel", "tzdata")
-    key = digest_of({
-        "format": FORMAT,
-        "cpython": built.key,
-        "tzdata": tzdata.sha256,
-        "hook": HOOK.read_text(),
-        "script": ZIP_SCRIPT.read_text(),
-    })
+    key = digest_of(
+        {
+            "format": FORMAT,
+            "cpython": built.key,
+            "tzdata": tzdata.sha256,
+            "hook": HOOK.read_text(),
+            "script": ZIP_SCRIPT.read_text(),
+        }
+    )
     entry = cache.lookup("stdlib", key)
     if entry is None:
         progress("writing the standard-library archive")
@@ -62,11 +65,23 @@ def stdlib_archive(cache: Cache, fetcher: Fetcher, lock: Lock, runner: Runner, b
 
         def produce(stage: Path, final: Path) -> dict:
             with resources.as_file(ZIP_SCRIPT) as script, resources.as_file(HOOK) as hook:
-                res = runner.run("stdlib archive", [
-                    str(runs_here.binary), "-I", str(script),
-                    "--stdlib", str(built.prefix / "lib" / f"python{_major_minor(built.version)}"),
-                    "--out", str(stage / "stdlib.zip"), "--module", str(hook), "--wheel", str(wheel),
-                ], capture=True)
+                res = runner.run(
+                    "stdlib archive",
+                    [
+                        str(runs_here.binary),
+                        "-I",
+                        str(script),
+                        "--stdlib",
+                        str(built.prefix / "lib" / f"python{_major_minor(built.version)}"),
+                        "--out",
+                        str(stage / "stdlib.zip"),
+                        "--module",
+                        str(hook),
+                        "--wheel",
+                        str(wheel),
+                    ],
+                    capture=True,
+                )
             return {"cpython": built.key, "tzdata": tzdata.version, "summary": res.output.strip()}
 
         entry = cache.build("stdlib", key, produce)

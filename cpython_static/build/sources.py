@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from cpython_static.core.errors import WorkFailed
 from cpython_static.build import debian
 from cpython_static.core.cache import Cache, sha256_file
+from cpython_static.core.errors import WorkFailed
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import release_sort_key
 
@@ -169,19 +169,14 @@ class Fetcher:
         if not self.mirror:
             attempts.insert(0, Attempt("mirror", "-", f"none named (--mirror or ${MIRROR_ENV})"))
         lines = "\n".join(f"  - {a.provider}: {a.what}: {a.why}" for a in attempts)
-        raise SourceError(
-            f"could not get {src.name} {src.version} ({src.file}, sha256 {src.sha256}); "
-            f"tried:\n{lines}"
-        )
+        raise SourceError(f"could not get {src.name} {src.version} ({src.file}, sha256 {src.sha256}); tried:\n{lines}")
 
     # -- verification shared by every provider ---------------------------------------------
     def _accept(self, src: Source, candidate: Path, provider: str, what: str, attempts) -> Path | None:
         digest = sha256_file(candidate)
         if digest not in src.digests:
             candidate.unlink()
-            attempts.append(
-                Attempt(provider, what, f"sha256 {digest} is not a pinned digest; file deleted")
-            )
+            attempts.append(Attempt(provider, what, f"sha256 {digest} is not a pinned digest; file deleted"))
             return None
         return self.cache.store_source(candidate, digest, src.digests[digest])
 
@@ -235,9 +230,22 @@ class Fetcher:
         what = f"pip download {src.pypi}=={src.version}"
         scratch = self.cache.scratch("pip")
         try:
-            self.runner.run(what, [sys.executable, "-m", "pip", "download", "--no-deps",
-                                   "--only-binary", ":all:", "--disable-pip-version-check",
-                                   "--dest", str(scratch), f"{src.pypi}=={src.version}"])
+            self.runner.run(
+                what,
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary",
+                    ":all:",
+                    "--disable-pip-version-check",
+                    "--dest",
+                    str(scratch),
+                    f"{src.pypi}=={src.version}",
+                ],
+            )
             got = scratch / src.file
             if not got.is_file():
                 attempts.append(Attempt("pypi", what, f"pip did not produce {src.file}"))

@@ -8,15 +8,14 @@ A second toolchain (say gcc + musl for PGO) is one more class here, nothing else
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from cpython_static.core.arch import host_arch
-from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner
 
 # Fixed build date (the CPython convention is the release's, but one constant keeps
@@ -49,9 +48,7 @@ def get_target(name: str) -> Target:
     try:
         return TARGETS[name]
     except KeyError:
-        raise ToolchainError(
-            f"unsupported target '{name}'; supported targets: {', '.join(sorted(TARGETS))}"
-        ) from None
+        raise ToolchainError(f"unsupported target '{name}'; supported targets: {', '.join(sorted(TARGETS))}") from None
 
 
 class ZigToolchain:
@@ -86,8 +83,14 @@ class ZigToolchain:
 
     def identity(self) -> dict:
         """Everything about the compiler that changes its output: part of cache keys."""
-        return {"toolchain": self.name, "zig": self.version, "target": self.target.zig,
-                "flags": self._flags(), "ldflags": self._ldflags(), "wrappers": _WRAPPER_VERSION}
+        return {
+            "toolchain": self.name,
+            "zig": self.version,
+            "target": self.target.zig,
+            "flags": self._flags(),
+            "ldflags": self._ldflags(),
+            "wrappers": _WRAPPER_VERSION,
+        }
 
     def _ldflags(self) -> list[str]:
         # No -static for libraries: zig links musl statically anyway, and OpenSSL's
@@ -190,6 +193,8 @@ def _host_pkg_config() -> str:
     if not found:
         raise ToolchainError("pkg-config not found: install Debian's 'pkgconf' package")
     return found
+
+
 TOOLCHAINS = {"zig": ZigToolchain}
 
 

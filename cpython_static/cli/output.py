@@ -28,8 +28,13 @@ class Reporter:
 
 def context(args, command: str, reporter: Reporter) -> Context:
     """The command's Context from its options; logs per core.context's one rule."""
-    return Context.create(command, cache_dir=getattr(args, "cache", None), log_dir=getattr(args, "log_dir", None),
-                          mirror=getattr(args, "mirror", None), on_step=reporter.step)
+    return Context.create(
+        command,
+        cache_dir=getattr(args, "cache", None),
+        log_dir=getattr(args, "log_dir", None),
+        mirror=getattr(args, "mirror", None),
+        on_step=reporter.step,
+    )
 
 
 def error(message: str) -> None:

@@ -16,24 +16,43 @@ from cpython_static.upstream.cpython import TEMPLATES, BranchMaker, CPythonPRErr
 from cpython_static.upstream.nixpkgs import DESCRIPTION as NIXPKGS_DESCRIPTION
 from cpython_static.upstream.nixpkgs import make_commit
 
-__all__ = ["CPYTHON_DESCRIPTION", "NIXPKGS_DESCRIPTION", "add_cpython_arguments", "add_nixpkgs_arguments",
-           "run_cpython", "run_nixpkgs"]
+__all__ = [
+    "CPYTHON_DESCRIPTION",
+    "NIXPKGS_DESCRIPTION",
+    "add_cpython_arguments",
+    "add_nixpkgs_arguments",
+    "run_cpython",
+    "run_nixpkgs",
+]
 
 
 def add_cpython_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", required=True, metavar="PATH", help="a clean clone of CPython's git repository")
-    parser.add_argument("--base", default="HEAD", metavar="BRANCH_OR_TAG",
-                        help="what the branch starts from (default: REPO's current HEAD)")
-    parser.add_argument("--issue", type=int, metavar="N",
-                        help="the CPython GitHub issue every commit refers to (gh-N); default: each "
-                             "patch's Upstream-Issue header (a patch with neither is refused)")
+    parser.add_argument(
+        "--base",
+        default="HEAD",
+        metavar="BRANCH_OR_TAG",
+        help="what the branch starts from (default: REPO's current HEAD)",
+    )
+    parser.add_argument(
+        "--issue",
+        type=int,
+        metavar="N",
+        help="the CPython GitHub issue every commit refers to (gh-N); default: each "
+        "patch's Upstream-Issue header (a patch with neither is refused)",
+    )
     parser.add_argument("--branch", metavar="NAME", help="branch to create (default static-build-BASE); must not exist")
-    parser.add_argument("--push", metavar="REMOTE",
-                        help="push the branch to this remote of REPO (a configured remote name); "
-                             "without it nothing leaves the machine")
+    parser.add_argument(
+        "--push",
+        metavar="REMOTE",
+        help="push the branch to this remote of REPO (a configured remote name); without it nothing leaves the machine",
+    )
     parser.add_argument("--patches", help="patch series directory (default: the project's patches/)")
-    parser.add_argument("--no-build", action="store_true",
-                        help="skip the static build and verification of the branch (the PR body says so)")
+    parser.add_argument(
+        "--no-build",
+        action="store_true",
+        help="skip the static build and verification of the branch (the PR body says so)",
+    )
     parser.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the evidence build")
 
 
@@ -45,13 +64,21 @@ def run_cpython(args) -> int:
     if patches_dir is None:
         raise CPythonPRError("no patch series found: pass --patches DIR")
     if not TEMPLATES.is_dir():
-        raise CPythonPRError(f"the templates are not at {TEMPLATES}: this installation of cpython-static "
-                             "is incomplete (its package data is missing); reinstall it")
+        raise CPythonPRError(
+            f"the templates are not at {TEMPLATES}: this installation of cpython-static "
+            "is incomplete (its package data is missing); reinstall it"
+        )
     reporter.line(f"logs in {log_dir}")
     maker = BranchMaker(cache, runner, patches_dir, mirror=args.mirror, jobs=args.jobs, progress=reporter.line)
     try:
-        report = maker.make(Path(args.repo), base=args.base, issue=args.issue, branch=args.branch,
-                            push=args.push, build=not args.no_build)
+        report = maker.make(
+            Path(args.repo),
+            base=args.base,
+            issue=args.issue,
+            branch=args.branch,
+            push=args.push,
+            build=not args.no_build,
+        )
     except _Failed as exc:
         print(f"cpython-static: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -64,13 +91,15 @@ def run_cpython(args) -> int:
 
 def add_nixpkgs_arguments(parser) -> None:
     parser.add_argument("--nixpkgs", required=True, metavar="PATH", help="a nixpkgs git checkout")
-    parser.add_argument("--branch", metavar="NAME",
-                        help="the branch to create (default: python3-static-modules)")
-    parser.add_argument("--base", default="HEAD", metavar="REF",
-                        help="the commit to build on (default HEAD; e.g. origin/master)")
-    parser.add_argument("--push", metavar="REMOTE",
-                        help="push the new branch to REMOTE (a remote name or URL); on failure the "
-                             "branch is removed again")
+    parser.add_argument("--branch", metavar="NAME", help="the branch to create (default: python3-static-modules)")
+    parser.add_argument(
+        "--base", default="HEAD", metavar="REF", help="the commit to build on (default HEAD; e.g. origin/master)"
+    )
+    parser.add_argument(
+        "--push",
+        metavar="REMOTE",
+        help="push the new branch to REMOTE (a remote name or URL); on failure the branch is removed again",
+    )
 
 
 def run_nixpkgs(args) -> int:
@@ -78,8 +107,9 @@ def run_nixpkgs(args) -> int:
     ctx = context(args, "upstream-nixpkgs", reporter)
     runner, log_dir = ctx.runner, ctx.log_dir
     reporter.line(f"logs in {log_dir}")
-    outcome = make_commit(Path(args.nixpkgs), runner, branch=args.branch, base=args.base,
-                          push=args.push, progress=reporter.line)
+    outcome = make_commit(
+        Path(args.nixpkgs), runner, branch=args.branch, base=args.base, push=args.push, progress=reporter.line
+    )
     result = {
         "ok": True,
         "changed": outcome.changed,

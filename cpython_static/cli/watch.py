@@ -26,34 +26,63 @@ __all__ = ["DESCRIPTION", "add_arguments", "run"]
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--upstream", metavar="URL|PATH",
-                   help=f"CPython git repository to watch (default: the official one, {DEFAULT_UPSTREAM})")
-    p.add_argument("--state", default="dist/watch/state.json", metavar="FILE",
-                   help="what has been processed, and how it went (default dist/watch/state.json)")
-    p.add_argument("--results", metavar="DIR",
-                   help="status matrix, failure reports, rebase reports and logs "
-                        "(default: the state file's directory)")
-    p.add_argument("--target", action="append", metavar="TARGET",
-                   help=f"target to build for (repeatable; default {DEFAULT_TARGET}); one of: "
-                        f"{', '.join(sorted(TARGETS))}")
-    p.add_argument("--include-prereleases", action="store_true",
-                   help="also alphas, betas and release candidates (like v3.14.0rc1)")
-    p.add_argument("--max-tags", type=int, metavar="N",
-                   help="process at most N new tags this run (the rest wait for the next run)")
-    p.add_argument("--tag", action="append", metavar="TAG",
-                   help="consider only this tag (repeatable; still only when new, unless --retry)")
-    p.add_argument("--retry", action="store_true",
-                   help="process the selected tags again even if a result is recorded "
-                        "(with --tag, or for every failed one)")
-    p.add_argument("--plan", action="store_true",
-                   help="list the (tag, target) pairs a run would process, and stop (no lock, "
-                        "no state change; --json gives CI a matrix)")
-    p.add_argument("--merge", nargs="+", metavar="STATE",
-                   help="merge other runs' state files (say, one per CI matrix job) into --state "
-                        "and regenerate the matrix; upstream is not contacted")
-    p.add_argument("--write-systemd", metavar="DIR",
-                   help="write a systemd service and timer running this watch nightly into DIR, "
-                        "and stop")
+    p.add_argument(
+        "--upstream",
+        metavar="URL|PATH",
+        help=f"CPython git repository to watch (default: the official one, {DEFAULT_UPSTREAM})",
+    )
+    p.add_argument(
+        "--state",
+        default="dist/watch/state.json",
+        metavar="FILE",
+        help="what has been processed, and how it went (default dist/watch/state.json)",
+    )
+    p.add_argument(
+        "--results",
+        metavar="DIR",
+        help="status matrix, failure reports, rebase reports and logs (default: the state file's directory)",
+    )
+    p.add_argument(
+        "--target",
+        action="append",
+        metavar="TARGET",
+        help=f"target to build for (repeatable; default {DEFAULT_TARGET}); one of: {', '.join(sorted(TARGETS))}",
+    )
+    p.add_argument(
+        "--include-prereleases", action="store_true", help="also alphas, betas and release candidates (like v3.14.0rc1)"
+    )
+    p.add_argument(
+        "--max-tags", type=int, metavar="N", help="process at most N new tags this run (the rest wait for the next run)"
+    )
+    p.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="consider only this tag (repeatable; still only when new, unless --retry)",
+    )
+    p.add_argument(
+        "--retry",
+        action="store_true",
+        help="process the selected tags again even if a result is recorded (with --tag, or for every failed one)",
+    )
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="list the (tag, target) pairs a run would process, and stop (no lock, "
+        "no state change; --json gives CI a matrix)",
+    )
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="STATE",
+        help="merge other runs' state files (say, one per CI matrix job) into --state "
+        "and regenerate the matrix; upstream is not contacted",
+    )
+    p.add_argument(
+        "--write-systemd",
+        metavar="DIR",
+        help="write a systemd service and timer running this watch nightly into DIR, and stop",
+    )
     p.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the builds")
 
 
@@ -71,8 +100,15 @@ def run(args) -> int:
             _emit(args, {"written": [str(p) for p in written]}, "\n".join(f"wrote {p}" for p in written))
             return EXIT_OK
         cache = Cache(Path(args.cache).resolve() if args.cache else None)
-        return run_watch(args, reporter, state_path, results, targets, log_dir_for(cache, "watch", args.log_dir),
-                         default_patches_dir())
+        return run_watch(
+            args,
+            reporter,
+            state_path,
+            results,
+            targets,
+            log_dir_for(cache, "watch", args.log_dir),
+            default_patches_dir(),
+        )
     except WatchError as exc:
         print(f"cpython-static: error: {exc}", file=sys.stderr)
         if args.json:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import platform
 
-_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "i386": "x86", "i486": "x86",
-            "i586": "x86", "i686": "x86"}
+_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "i386": "x86", "i486": "x86", "i586": "x86", "i686": "x86"}
 
 
 def host_arch() -> str:

@@ -23,9 +23,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 ENV_VAR = "CPYTHON_STATIC_CACHE"
 MANIFEST = "manifest.json"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner
@@ -36,8 +36,15 @@ class Context:
     mirror: str | None = None  # --mirror, for the commands that fetch sources
 
     @classmethod
-    def create(cls, command: str, *, cache_dir: str | Path | None = None, log_dir: str | Path | None = None,
-               mirror: str | None = None, on_step: Callable | None = None) -> "Context":
+    def create(
+        cls,
+        command: str,
+        *,
+        cache_dir: str | Path | None = None,
+        log_dir: str | Path | None = None,
+        mirror: str | None = None,
+        on_step: Callable | None = None,
+    ) -> Context:
         cache = Cache(Path(cache_dir).resolve() if cache_dir else None)
         logs = log_dir_for(cache, command, log_dir)
         return cls(command, cache, logs, Runner(logs, on_step=on_step), mirror)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 
 def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> Path:
@@ -52,8 +52,7 @@ class StepTimer:
     """``with timer("fetch"): …`` records the seconds in ``timer.steps["fetch"]`` (also
     when the step raises), announcing the step to ``progress`` first when given."""
 
-    def __init__(self, steps: dict | None = None, *, digits: int = 2,
-                 progress: Callable[[str], None] | None = None):
+    def __init__(self, steps: dict | None = None, *, digits: int = 2, progress: Callable[[str], None] | None = None):
         self.steps = {} if steps is None else steps
         self.digits, self.progress = digits, progress
 

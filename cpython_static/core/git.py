@@ -60,15 +60,15 @@ class UserRepo:
             raise error(f"{option} {given}: no such directory")
         res = self.git("git rev-parse (is it a checkout?)", "rev-parse", "--show-toplevel", cwd=path, check=False)
         if res.returncode != 0 or not res.output.strip():
-            raise error(f"{option} {given} is not a git checkout (git rev-parse --show-toplevel failed; "
-                        f"log: {res.log})")
+            raise error(
+                f"{option} {given} is not a git checkout (git rev-parse --show-toplevel failed; log: {res.log})"
+            )
         self.root = Path(res.output.strip()).resolve()
 
     # -- plumbing -------------------------------------------------------------------------
     def git(self, step: str, *args: str, cwd: Path | None = None, env: dict | None = None, **kw):
         kw.setdefault("capture", True)
-        return self.runner.run(step, ["git", *args], cwd=cwd or self.root,
-                               env={**_USER_REPO_ENV, **(env or {})}, **kw)
+        return self.runner.run(step, ["git", *args], cwd=cwd or self.root, env={**_USER_REPO_ENV, **(env or {})}, **kw)
 
     def out(self, step: str, *args: str, **kw) -> str:
         return self.git(step, *args, **kw).output.strip()
@@ -78,8 +78,15 @@ class UserRepo:
         """The commit ``ref`` names (a branch, tag or sha), refusing option-like names."""
         if not ref or ref.startswith("-"):
             raise self.error(f"{option} {ref!r} is not a branch, tag or commit")
-        res = self.git(f"git rev-parse {ref}", "rev-parse", "--verify", "--quiet", "--end-of-options",
-                       f"{ref}^{{commit}}", check=False)
+        res = self.git(
+            f"git rev-parse {ref}",
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"{ref}^{{commit}}",
+            check=False,
+        )
         if res.returncode != 0:
             raise self.error(f"{self.root} has no commit {ref!r} (give {option} a branch, tag or sha){hint}")
         return res.output.strip()
@@ -89,13 +96,21 @@ class UserRepo:
 
     def check_clean(self, *, untracked: bool = False, why: str = "") -> None:
         """Refuse uncommitted changes to tracked files (and untracked ones if asked)."""
-        dirty = self.out("check the working tree", "status", "--porcelain", "--ignore-submodules=none",
-                         f"--untracked-files={'normal' if untracked else 'no'}")
+        dirty = self.out(
+            "check the working tree",
+            "status",
+            "--porcelain",
+            "--ignore-submodules=none",
+            f"--untracked-files={'normal' if untracked else 'no'}",
+        )
         if dirty:
             lines = dirty.splitlines()
             more = f" … ({len(lines)} in all)" if len(lines) > 5 else ""
-            raise self.error(f"{self.root} has uncommitted changes; commit or stash them first{why}:\n  "
-                             + "\n  ".join(lines[:5]) + more)
+            raise self.error(
+                f"{self.root} has uncommitted changes; commit or stash them first{why}:\n  "
+                + "\n  ".join(lines[:5])
+                + more
+            )
 
     def check_branch_name(self, branch: str, *, option: str = "--branch") -> None:
         res = self.git("git check-ref-format", "check-ref-format", "--branch", branch, check=False)
@@ -103,16 +118,24 @@ class UserRepo:
             raise self.error(f"{option} {branch!r} is not a valid branch name")
 
     def branch_tip(self, branch: str) -> str | None:
-        res = self.git(f"git rev-parse refs/heads/{branch}", "rev-parse", "--verify", "--quiet",
-                       f"refs/heads/{branch}", check=False)
+        res = self.git(
+            f"git rev-parse refs/heads/{branch}",
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/heads/{branch}",
+            check=False,
+        )
         return res.output.strip() if res.returncode == 0 else None
 
     def check_remote(self, remote: str, *, option: str = "--push") -> None:
         names = self.out("git remote", "remote").split()
         if remote.startswith("-") or remote not in names:
-            raise self.error(f"{option} {remote}: {self.root} has no such remote"
-                             + (f" (it has: {', '.join(names)})" if names else " (it has none)")
-                             + f"; add it with git remote add {remote} URL")
+            raise self.error(
+                f"{option} {remote}: {self.root} has no such remote"
+                + (f" (it has: {', '.join(names)})" if names else " (it has none)")
+                + f"; add it with git remote add {remote} URL"
+            )
 
     def identity(self) -> tuple[str, str] | None:
         """The user's git identity as git itself would pick it (the checkout's config, then
@@ -127,8 +150,7 @@ class UserRepo:
     def create_branch(self, branch: str, commit: str) -> None:
         """``refs/heads/branch`` at ``commit``; fails if it appeared meanwhile: never
         overwrites anything."""
-        self.git(f"create branch {branch}", "update-ref", "--stdin",
-                 stdin=f"create refs/heads/{branch} {commit}\n")
+        self.git(f"create branch {branch}", "update-ref", "--stdin", stdin=f"create refs/heads/{branch} {commit}\n")
 
     def delete_branch(self, branch: str, commit: str) -> None:
         """Remove a branch this run created (only while it still points at ``commit``)."""
@@ -140,8 +162,16 @@ class UserRepo:
         if remote.startswith("-"):
             raise self.error(f"--push {remote!r}: not a remote")
         try:
-            self.git(f"push {branch} to {remote}", "push", "--porcelain", "--", remote,
-                     f"refs/heads/{branch}:refs/heads/{branch}", env=USER_GIT_ENV, timeout=600)
+            self.git(
+                f"push {branch} to {remote}",
+                "push",
+                "--porcelain",
+                "--",
+                remote,
+                f"refs/heads/{branch}:refs/heads/{branch}",
+                env=USER_GIT_ENV,
+                timeout=600,
+            )
         except StepFailed as exc:
             lines = [ln.strip() for ln in exc.tail.splitlines() if ln.strip() and not ln.startswith("#")]
             why = next((ln for ln in lines if ln.startswith(("fatal:", "error:", "!"))), lines[-1] if lines else "")

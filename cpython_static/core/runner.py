@@ -9,18 +9,18 @@ which names the step, its log file and the log's last lines, so no error ever sa
 
 from __future__ import annotations
 
-from cpython_static.core.errors import WorkFailed
-
 import os
 import re
 import shlex
 import subprocess
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from plumbum import local
+
+from cpython_static.core.errors import WorkFailed
 
 # Variables that silently change what compilers, configure scripts and pkg-config do.
 # The base environment keeps none of them, so a user's shell cannot leak into a build.
@@ -155,9 +155,7 @@ class Runner:
                 fh.flush()
                 raise StepFailed(step, log, None, str(exc), why=f"could not start: {exc}") from exc
             try:
-                out, _ = proc.communicate(
-                    input=stdin.encode() if stdin is not None else None, timeout=timeout
-                )
+                out, _ = proc.communicate(input=stdin.encode() if stdin is not None else None, timeout=timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
@@ -181,4 +179,3 @@ class Runner:
         if check and proc.returncode != 0:
             raise StepFailed(step, log, proc.returncode, tail_of(log))
         return result
-

@@ -86,13 +86,14 @@ def _tls_roundtrip(client_ctx, server_ctx, server_hostname: str) -> tuple[bytes,
 def check_ssl() -> str:
     import ssl
 
-    _require(all(TLS.get(k) for k in ("ca", "cert", "key")),
-             "needs --tls-ca, --tls-cert and --tls-key")
+    _require(all(TLS.get(k) for k in ("ca", "cert", "key")), "needs --tls-ca, --tls-cert and --tls-key")
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(TLS["cert"], TLS["key"])
     client_ctx = ssl.create_default_context(cafile=TLS["ca"])
-    _require(client_ctx.check_hostname and client_ctx.verify_mode == ssl.CERT_REQUIRED,
-             "default client context does not verify")
+    _require(
+        client_ctx.check_hostname and client_ctx.verify_mode == ssl.CERT_REQUIRED,
+        "default client context does not verify",
+    )
     reply, version, cipher = _tls_roundtrip(client_ctx, server_ctx, "localhost")
     _require(reply == b"pong:ping", f"unexpected reply {reply!r}")
     # The same handshake under the wrong name must be refused, or the check above
@@ -111,7 +112,7 @@ _KNOWN_DIGESTS = {  # of b"abc": FIPS 180-2, FIPS 202 and RFC 7693 test vectors
     "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
     "sha3_256": "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
     "blake2b": "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
-               "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923",
+    "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923",
 }
 
 
@@ -131,18 +132,18 @@ def check_hashlib() -> str:
 def check_sqlite3() -> str:
     import sqlite3
 
-    _require(bool(sqlite3.sqlite_version) and sqlite3.sqlite_version_info >= (3, 7, 15),
-             f"implausible sqlite_version {sqlite3.sqlite_version!r}")
+    _require(
+        bool(sqlite3.sqlite_version) and sqlite3.sqlite_version_info >= (3, 7, 15),
+        f"implausible sqlite_version {sqlite3.sqlite_version!r}",
+    )
     with contextlib.closing(sqlite3.connect(":memory:")) as db:
         db.execute("CREATE VIRTUAL TABLE docs USING fts5(body)")
-        db.executemany("INSERT INTO docs(body) VALUES (?)",
-                       [("a static interpreter",), ("a dynamic loader",), ("static musl",)])
-        hits = [r[0] for r in db.execute(
-            "SELECT rowid FROM docs WHERE docs MATCH 'static' ORDER BY rowid")]
+        db.executemany(
+            "INSERT INTO docs(body) VALUES (?)", [("a static interpreter",), ("a dynamic loader",), ("static musl",)]
+        )
+        hits = [r[0] for r in db.execute("SELECT rowid FROM docs WHERE docs MATCH 'static' ORDER BY rowid")]
         _require(hits == [1, 3], f"FTS5 MATCH returned rows {hits}")
-        value = db.execute(
-            "SELECT json_extract(?, '$.a.b[1]')", ('{"a": {"b": [10, 20, 30]}}',)
-        ).fetchone()[0]
+        value = db.execute("SELECT json_extract(?, '$.a.b[1]')", ('{"a": {"b": [10, 20, 30]}}',)).fetchone()[0]
         _require(value == 20, f"json_extract returned {value!r}")
     return f"SQLite {sqlite3.sqlite_version}: FTS5 and JSON ok"
 
@@ -181,16 +182,21 @@ def check_zstd() -> str:
     samples = [b"{'id': %d, 'name': 'user%d', 'active': true}" % (i, i) for i in range(2000)]
     dictionary = zstd.train_dict(samples, 4096)
     packed_one = zstd.compress(samples[7], zstd_dict=dictionary)
-    _require(zstd.decompress(packed_one, zstd_dict=dictionary) == samples[7],
-             "zstd round trip with a trained dictionary corrupted data")
-    return (f"{len(payload)} bytes -> {len(packed)}; dictionary of {len(dictionary.dict_content)}"
-            f" bytes; libzstd {zstd.zstd_version}")
+    _require(
+        zstd.decompress(packed_one, zstd_dict=dictionary) == samples[7],
+        "zstd round trip with a trained dictionary corrupted data",
+    )
+    return (
+        f"{len(payload)} bytes -> {len(packed)}; dictionary of {len(dictionary.dict_content)}"
+        f" bytes; libzstd {zstd.zstd_version}"
+    )
 
 
 # --------------------------------------------------------------------------- hmac
 def check_hmac() -> str:
-    import _hmac
     import hmac
+
+    import _hmac
 
     # RFC 4231, test case 2, through HACL*'s HMAC (the _hmac module) and through hmac.
     key, msg = b"Jefe", b"what do ya want for nothing?"
@@ -198,8 +204,9 @@ def check_hmac() -> str:
     _require(_hmac.compute_digest(key, msg, "sha256").hex() == want, "_hmac SHA-256 known answer wrong")
     _require(hmac.new(key, msg, "sha256").hexdigest() == want, "hmac SHA-256 known answer wrong")
     sha3 = _hmac.compute_digest(key, msg, "sha3_256").hex()
-    _require(sha3 == "c7d4072e788877ae3596bbb0da73b887c9171f93095b294ae857fbe2645e1ba5",
-             "_hmac SHA3-256 known answer wrong")
+    _require(
+        sha3 == "c7d4072e788877ae3596bbb0da73b887c9171f93095b294ae857fbe2645e1ba5", "_hmac SHA3-256 known answer wrong"
+    )
     return "RFC 4231 HMAC-SHA-256 and HMAC-SHA3-256 known answers (HACL*)"
 
 
@@ -248,12 +255,10 @@ def _ctypes_qsort() -> str:
         # PyDLL(None) at import time, so on such a binary `import ctypes` itself
         # fails unless the build patches that line.)
         return f"qsort skipped (no symbol lookup in this binary: {exc})"
-    cmp_t = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int),
-                             ctypes.POINTER(ctypes.c_int))
+    cmp_t = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
     values = (ctypes.c_int * 6)(5, -1, 4, 3, 9, 0)
     qsort.restype = None
-    qsort(values, len(values), ctypes.sizeof(ctypes.c_int),
-          cmp_t(lambda a, b: (a[0] > b[0]) - (a[0] < b[0])))
+    qsort(values, len(values), ctypes.sizeof(ctypes.c_int), cmp_t(lambda a, b: (a[0] > b[0]) - (a[0] < b[0])))
     _require(list(values) == [-1, 0, 3, 4, 5, 9], f"qsort gave {list(values)}")
     return "libc qsort with Python comparator ok"
 
@@ -272,12 +277,12 @@ def check_decimal() -> str:
     with decimal.localcontext(prec=50, rounding=decimal.ROUND_HALF_EVEN) as ctx:
         seventh = decimal.Decimal(1) / decimal.Decimal(7)
         _require(str(seventh) == "0." + "142857" * 8 + "14", f"1/7 = {seventh}")
-        _require(ctx.sqrt(decimal.Decimal(2)).to_eng_string().startswith("1.41421356237"),
-                 "sqrt(2) wrong")
-    _require(decimal.Decimal("1.1") + decimal.Decimal("2.2") == decimal.Decimal("3.3"),
-             "1.1 + 2.2 != 3.3")
-    _require(decimal.Decimal("2.675").quantize(decimal.Decimal("0.01")) == decimal.Decimal("2.68"),
-             "quantize half-even wrong")
+        _require(ctx.sqrt(decimal.Decimal(2)).to_eng_string().startswith("1.41421356237"), "sqrt(2) wrong")
+    _require(decimal.Decimal("1.1") + decimal.Decimal("2.2") == decimal.Decimal("3.3"), "1.1 + 2.2 != 3.3")
+    _require(
+        decimal.Decimal("2.675").quantize(decimal.Decimal("0.01")) == decimal.Decimal("2.68"),
+        "quantize half-even wrong",
+    )
     return f"libmpdec {decimal.__libmpdec_version__}"
 
 
@@ -350,6 +355,7 @@ def check_dbm() -> str:
     flavours = [dbm.gnu, dbm.ndbm]
     try:
         import dbm.sqlite3  # new in 3.13
+
         flavours.append(dbm.sqlite3)
     except ImportError:
         if sys.version_info >= (3, 13):
@@ -412,10 +418,8 @@ def check_multiprocessing() -> str:
     finally:
         proc.join(_TIMEOUT)
     _require(proc.exitcode == 0, f"spawned child exit code {proc.exitcode}")
-    _require(pid != os.getpid() and tuple(version) == sys.version_info[:2],
-             f"spawned child answered {pid} {version}")
-    return (f"Pool(2).map ok (start method {multiprocessing.get_start_method()}); "
-            f"spawn child pid {pid} ok")
+    _require(pid != os.getpid() and tuple(version) == sys.version_info[:2], f"spawned child answered {pid} {version}")
+    return f"Pool(2).map ok (start method {multiprocessing.get_start_method()}); spawn child pid {pid} ok"
 
 
 # ------------------------------------------------------------ asyncio_subprocess
@@ -423,7 +427,10 @@ async def _run_child() -> tuple[int, bytes]:
     import asyncio
 
     proc = await asyncio.create_subprocess_exec(
-        _child_executable(), "-I", "-c", "import sys; print(sys.version_info[:2], 6 * 7)",
+        _child_executable(),
+        "-I",
+        "-c",
+        "import sys; print(sys.version_info[:2], 6 * 7)",
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), _TIMEOUT)
@@ -512,13 +519,11 @@ def _stdout_to_stderr():
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="smoke checks for a CPython build")
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"checks to run (default: all): {', '.join(CHECKS)}")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"checks to run (default: all): {', '.join(CHECKS)}")
     parser.add_argument("--tls-ca")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
-    parser.add_argument("--child-executable",
-                        help="command that runs this interpreter for child processes")
+    parser.add_argument("--child-executable", help="command that runs this interpreter for child processes")
     parser.add_argument("--list", action="store_true", help="print the check names")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in CHECKS]

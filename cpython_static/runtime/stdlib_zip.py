@@ -23,8 +23,17 @@ import zipfile
 from importlib._bootstrap_external import _code_to_hash_pyc
 
 # Directories left out wherever they are: test suites, and the Tk GUI (no Tk here).
-EXCLUDED_DIRS = {"test", "tests", "idle_test", "idlelib", "tkinter", "turtledemo", "__pycache__",
-                 "site-packages", "lib-dynload"}
+EXCLUDED_DIRS = {
+    "test",
+    "tests",
+    "idle_test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "__pycache__",
+    "site-packages",
+    "lib-dynload",
+}
 EXCLUDED_TOP_FILES = {"turtle.py"}  # needs tkinter
 DATE = (2000, 1, 1, 0, 0, 0)  # SOURCE_DATE_EPOCH of the whole build
 
@@ -95,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stdlib", required=True, help="the installed lib/pythonX.Y directory")
     ap.add_argument("--out", required=True)
     ap.add_argument("--module", action="append", default=[], help="an extra top-level module file")
-    ap.add_argument("--wheel", action="append", default=[],
-                    help="a pure wheel whose packages are added (its .dist-info is not)")
+    ap.add_argument(
+        "--wheel", action="append", default=[], help="a pure wheel whose packages are added (its .dist-info is not)"
+    )
     args = ap.parse_args(argv)
     writer = Writer(args.out)
     try:
@@ -115,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                     writer.add(info.filename, whl.read(info))
     finally:
         writer.close()
-    print(f"{len(writer.names)} entries, {writer.compiled} modules compiled, "
-          f"{writer.failed} left as source (syntax errors), python {sys.version.split()[0]}")
+    print(
+        f"{len(writer.names)} entries, {writer.compiled} modules compiled, "
+        f"{writer.failed} left as source (syntax errors), python {sys.version.split()[0]}"
+    )
     return 0
 
 

@@ -17,9 +17,9 @@ import re
 import shutil
 from pathlib import Path
 
+from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
 from cpython_static.core.git import GIT_ENV
-from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release, VersionError
 
@@ -138,8 +138,15 @@ class Upstream:
         """The commit ``tag`` names in the mirror, or None if the mirror lacks it."""
         if not self.mirror.is_dir():
             return None
-        res = self.git(f"git rev-parse {tag}", "rev-parse", "--verify", "--quiet",
-                       f"refs/tags/{tag}^{{commit}}", capture=True, check=False)
+        res = self.git(
+            f"git rev-parse {tag}",
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/tags/{tag}^{{commit}}",
+            capture=True,
+            check=False,
+        )
         return res.output.strip() if res.returncode == 0 else None
 
     # -- the API --------------------------------------------------------------------------
@@ -155,8 +162,15 @@ class Upstream:
             self._clear_stale_locks()
             ref = f"refs/tags/{tag}"
             try:
-                self.git(f"git fetch {tag}", "fetch", "--depth=1", "--no-tags", "--no-write-fetch-head",
-                         "origin", f"{ref}:{ref}")
+                self.git(
+                    f"git fetch {tag}",
+                    "fetch",
+                    "--depth=1",
+                    "--no-tags",
+                    "--no-write-fetch-head",
+                    "origin",
+                    f"{ref}:{ref}",
+                )
             except StepFailed as exc:
                 raise self._explain_fetch_failure(tag, exc) from None
         sha = self._local_commit(tag)
@@ -167,8 +181,9 @@ class Upstream:
     def _explain_fetch_failure(self, tag: str, exc: StepFailed) -> UpstreamError:
         """Tell an unreachable source from a missing tag: ask the source for its tag list."""
         try:
-            listing = self.git("git ls-remote --tags", "ls-remote", "--tags", "origin",
-                               capture=True, timeout=LS_REMOTE_TIMEOUT)
+            listing = self.git(
+                "git ls-remote --tags", "ls-remote", "--tags", "origin", capture=True, timeout=LS_REMOTE_TIMEOUT
+            )
         except StepFailed as ls_exc:
             return UpstreamError(
                 f"cannot reach the CPython repository {self.source}: {_git_error(ls_exc)}\n"
@@ -176,11 +191,13 @@ class Upstream:
                 f"  Name a reachable one with --upstream PATH|URL (a local clone of "
                 f"{DEFAULT_UPSTREAM} works offline)."
             )
-        tags = {line.split("\t", 1)[1].removeprefix("refs/tags/").removesuffix("^{}")
-                for line in listing.output.splitlines() if "\t" in line}
+        tags = {
+            line.split("\t", 1)[1].removeprefix("refs/tags/").removesuffix("^{}")
+            for line in listing.output.splitlines()
+            if "\t" in line
+        }
         if tag in tags:  # reachable and the tag is there: something else broke
-            return UpstreamError(f"fetching tag {tag} from {self.source} failed: {_git_error(exc)}\n"
-                                 f"  (log: {exc.log})")
+            return UpstreamError(f"fetching tag {tag} from {self.source} failed: {_git_error(exc)}\n  (log: {exc.log})")
         hint = ""
         if near := self._near_tags(tag, tags):
             hint = f"\n  Tags there that look close: {', '.join(near)}"

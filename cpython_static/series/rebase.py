@@ -35,13 +35,12 @@ from pathlib import Path
 
 from unidiff import PatchSet
 
-from cpython_static.core.fsutil import StepTimer, atomic_write, swap_dir
-from cpython_static.core.errors import UsageError
-from cpython_static.build import autoconf
-from cpython_static.build import patches
+from cpython_static.build import autoconf, patches
 from cpython_static.core.cache import Cache
-from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.core.errors import UsageError
+from cpython_static.core.fsutil import StepTimer, atomic_write, swap_dir
 from cpython_static.core.git import GIT_ENV
+from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release, parse_release
 
 # What each status means (the report's legend).
@@ -60,9 +59,14 @@ APPLIED = {"clean", "offset", "fuzz", "conflict"}
 _HUNK = re.compile(r"Hunk #\d+ succeeded at \d+(?: with fuzz (?P<fuzz>\d+))?(?: \(offset (?P<offset>-?\d+) lines?\))?")
 # upstream's isolated git environment, plus: no editor for merge messages, and a fixed
 # identity for the worktree's commits (they only carry the series' patches).
-_GIT_ENV = {**GIT_ENV, "GIT_EDITOR": "true",
-            "GIT_AUTHOR_NAME": "cpython-static", "GIT_AUTHOR_EMAIL": "cpython-static@localhost",
-            "GIT_COMMITTER_NAME": "cpython-static", "GIT_COMMITTER_EMAIL": "cpython-static@localhost"}
+_GIT_ENV = {
+    **GIT_ENV,
+    "GIT_EDITOR": "true",
+    "GIT_AUTHOR_NAME": "cpython-static",
+    "GIT_AUTHOR_EMAIL": "cpython-static@localhost",
+    "GIT_COMMITTER_NAME": "cpython-static",
+    "GIT_COMMITTER_EMAIL": "cpython-static@localhost",
+}
 MAX_FUZZ = 2  # GNU patch's default; more would let a hunk land on unrelated lines
 
 
@@ -98,9 +102,21 @@ class State:
 
 
 class Rebaser:
-    def __init__(self, cache: Cache, runner: Runner, *, upstream_source: str | None = None,
-                 patches_dir: Path, results_dir: Path, fetcher=None, lock=None, jobs: int | None = None,
-                 progress=lambda msg: None, target: str | None = None, workspace: Path | None = None):
+    def __init__(
+        self,
+        cache: Cache,
+        runner: Runner,
+        *,
+        upstream_source: str | None = None,
+        patches_dir: Path,
+        results_dir: Path,
+        fetcher=None,
+        lock=None,
+        jobs: int | None = None,
+        progress=lambda msg: None,
+        target: str | None = None,
+        workspace: Path | None = None,
+    ):
         self.cache, self.runner = cache, runner
         self.upstream_source = upstream_source
         self.patches_dir = Path(patches_dir).resolve()
@@ -113,16 +129,19 @@ class Rebaser:
         self.state_file = self.workspace / "state.json"
 
     # ------------------------------------------------------------------ entry points
-    def start(self, tag: str, *, build: bool = True, allow_regen_drift: bool = False,
-              check_superseded: list[str] = ()) -> dict:
+    def start(
+        self, tag: str, *, build: bool = True, allow_regen_drift: bool = False, check_superseded: list[str] = ()
+    ) -> dict:
         release = Release.lenient(tag, tag=True)
         if release is None or not release.exact:
             raise RebaseError(f"{tag!r} is not a CPython release tag (like v3.13.15 or v3.14.0rc1)")
         if self.state_file.exists():
             st = self._load()
-            raise RebaseError(f"a rebase onto {st.tag} is in progress (worktree {st.worktree}): "
-                              "finish it with `cpython-static rebase --continue` or drop it with "
-                              "`cpython-static rebase --abort`")
+            raise RebaseError(
+                f"a rebase onto {st.tag} is in progress (worktree {st.worktree}): "
+                "finish it with `cpython-static rebase --continue` or drop it with "
+                "`cpython-static rebase --abort`"
+            )
         series = patches.load_series(self.patches_dir)  # refuse a broken series before any work
         unknown = sorted(set(check_superseded) - {p.name for p in series})
         if unknown:
@@ -130,8 +149,16 @@ class Rebaser:
         version = parse_release(tag)
         worktree = self.workspace / f"worktree-{tag}"
         shutil.rmtree(worktree, ignore_errors=True)
-        st = State(tag, version, self.upstream_source, str(self.patches_dir), str(worktree),
-                   build, allow_regen_drift, list(check_superseded))
+        st = State(
+            tag,
+            version,
+            self.upstream_source,
+            str(self.patches_dir),
+            str(worktree),
+            build,
+            allow_regen_drift,
+            list(check_superseded),
+        )
         upstream = self._upstream()
         with self._step(st, "fetch"):
             upstream.fetch(tag)
@@ -143,10 +170,15 @@ class Rebaser:
             with self._step(st, "fidelity"):
                 st.regen = self._fidelity(worktree)
             if not st.regen["fidelity"] and not allow_regen_drift:
-                return self._finish(st, ok=False, why=(
-                    f"regenerating pristine {tag} with autoconf {st.regen['autoconf']} does not "
-                    f"reproduce its shipped files ({st.regen['detail']}); refusing to trust a "
-                    "regenerated configure (--allow-regen-drift to go on anyway)"))
+                return self._finish(
+                    st,
+                    ok=False,
+                    why=(
+                        f"regenerating pristine {tag} with autoconf {st.regen['autoconf']} does not "
+                        f"reproduce its shipped files ({st.regen['detail']}); refusing to trust a "
+                        "regenerated configure (--allow-regen-drift to go on anyway)"
+                    ),
+                )
             return self._apply_from(st, series, 0)
         except BaseException:
             if self.state_file.exists() and self._load().conflict is None:
@@ -163,16 +195,23 @@ class Rebaser:
             raise RebaseError(f"the rebase onto {st.tag} is not stopped at a conflict")
         unresolved = self._conflicted_files(worktree)
         if unresolved:
-            raise RebaseError(f"conflict markers remain in {', '.join(unresolved)} (in {worktree}); "
-                              "resolve them, then run --continue again")
+            raise RebaseError(
+                f"conflict markers remain in {', '.join(unresolved)} (in {worktree}); "
+                "resolve them, then run --continue again"
+            )
         series = patches.load_series(self.patches_dir)
         names = [p.name for p in series]
         index = names.index(st.conflict)
         started = time.monotonic()
         self._git(worktree, "add", "-A")
         self._git(worktree, "commit", "-q", "--no-verify", "-m", st.conflict)
-        outcome = PatchOutcome(st.conflict, "conflict", "resolved by hand, then --continue",
-                               self._head(worktree), round(time.monotonic() - started, 2))
+        outcome = PatchOutcome(
+            st.conflict,
+            "conflict",
+            "resolved by hand, then --continue",
+            self._head(worktree),
+            round(time.monotonic() - started, 2),
+        )
         st.outcomes[-1] = asdict(outcome)
         st.conflict = None
         self._save(st)
@@ -198,11 +237,16 @@ class Rebaser:
             if outcome.status == "conflict":
                 st.conflict = patch.name
                 self._save(st)
-                return self._report(st, ok=False, why=(
-                    f"{patch.name} conflicts with {st.tag}. Resolve the conflict markers in "
-                    f"{worktree} ({', '.join(self._conflicted_files(worktree)) or 'see git status'}), "
-                    "then run `cpython-static rebase --continue`; or `cpython-static rebase --abort` "
-                    "to drop this rebase (patches/ is untouched either way until the rebase completes)"))
+                return self._report(
+                    st,
+                    ok=False,
+                    why=(
+                        f"{patch.name} conflicts with {st.tag}. Resolve the conflict markers in "
+                        f"{worktree} ({', '.join(self._conflicted_files(worktree)) or 'see git status'}), "
+                        "then run `cpython-static rebase --continue`; or `cpython-static rebase --abort` "
+                        "to drop this rebase (patches/ is untouched either way until the rebase completes)"
+                    ),
+                )
             self._save(st)
         applied = [o for o in st.outcomes if o["status"] in APPLIED]
         if any(p.changes_configure_inputs for p in series if p.name in {o["name"] for o in applied}):
@@ -210,8 +254,15 @@ class Rebaser:
                 choice = self._autoconf_choice(worktree)
                 autoconf.regenerate(worktree, self.runner, autoconf=choice.program)
                 self._git(worktree, "add", "-A")
-                self._git(worktree, "commit", "-q", "--no-verify", "--allow-empty", "-m",
-                          "regenerate configure (not part of the series)")
+                self._git(
+                    worktree,
+                    "commit",
+                    "-q",
+                    "--no-verify",
+                    "--allow-empty",
+                    "-m",
+                    "regenerate configure (not part of the series)",
+                )
             st.regen["regenerated"] = True
         else:
             st.regen["regenerated"] = False
@@ -219,8 +270,13 @@ class Rebaser:
         if st.build:
             build, verify = self._build_and_verify(st, worktree)
             if not (build["ok"] and verify["ok"]):
-                return self._finish(st, ok=False, build=build, verify=verify,
-                                    why="the rebased tree did not build and verify; patches/ is unchanged")
+                return self._finish(
+                    st,
+                    ok=False,
+                    build=build,
+                    verify=verify,
+                    why="the rebased tree did not build and verify; patches/ is unchanged",
+                )
         for name in st.check_superseded:
             self._check_superseded(st, series, name)
         with self._step(st, "write patches"):
@@ -235,9 +291,11 @@ class Rebaser:
             # Applied-Upstream names the release with the change: prove it is there.
             if patch.upstream_has_it(version):
                 if self._dry_run(patch, worktree, fuzz=0, reverse=True)[0]:
-                    return PatchOutcome(patch.name, "upstream",
-                                        f"{tag} already has the change (it applies in reverse;"
-                                        f" Applied-Upstream: {patch.fixed_in})")
+                    return PatchOutcome(
+                        patch.name,
+                        "upstream",
+                        f"{tag} already has the change (it applies in reverse; Applied-Upstream: {patch.fixed_in})",
+                    )
                 outside += f"; upstream has it since {patch.fixed_in}, in another form (it does not apply in reverse)"
             return PatchOutcome(patch.name, "not-applicable", outside)
         ok, fuzz, offset = self._dry_run(patch, worktree, fuzz=0)
@@ -264,15 +322,22 @@ class Rebaser:
             upstream.fetch(patch.base)
             upstream.add_worktree(patch.base, base_tree)
             if not self._dry_run(patch, base_tree, fuzz=0)[0]:
-                return PatchOutcome(patch.name, "conflict",
-                                    f"does not even apply to its own Base {patch.base}; no merge possible")
+                return PatchOutcome(
+                    patch.name, "conflict", f"does not even apply to its own Base {patch.base}; no merge possible"
+                )
             self._patch(patch, base_tree, fuzz=0)
             picked = self._commit(base_tree, patch)
         finally:
             if base_tree.exists():
                 upstream.remove_worktree(base_tree)
-        res = self.runner.run(f"cherry-pick {patch.name}", ["git", "cherry-pick", "--no-rerere-autoupdate", picked],
-                              cwd=worktree, env=_GIT_ENV, capture=True, check=False)
+        res = self.runner.run(
+            f"cherry-pick {patch.name}",
+            ["git", "cherry-pick", "--no-rerere-autoupdate", picked],
+            cwd=worktree,
+            env=_GIT_ENV,
+            capture=True,
+            check=False,
+        )
         if res.returncode == 0:
             return PatchOutcome(patch.name, "fuzz", f"three-way merge against {patch.base}", self._head(worktree))
         return PatchOutcome(patch.name, "conflict", f"three-way merge against {patch.base} conflicts")
@@ -280,8 +345,17 @@ class Rebaser:
     # ----------------------------------------------------------------- GNU patch, git
     def _dry_run(self, patch, tree: Path, *, fuzz: int, reverse: bool = False) -> tuple[bool, int, int]:
         what = f"{'reverse ' if reverse else ''}dry run {patch.name} (fuzz {fuzz})"
-        res = patches.gnu_patch(self.runner, patch.path, tree, step=what, fuzz=fuzz, reverse=reverse,
-                                dry_run=True, capture=True, check=False)
+        res = patches.gnu_patch(
+            self.runner,
+            patch.path,
+            tree,
+            step=what,
+            fuzz=fuzz,
+            reverse=reverse,
+            dry_run=True,
+            capture=True,
+            check=False,
+        )
         if res.returncode != 0:
             return False, 0, 0
         fuzzes, offsets = [0], [0]
@@ -326,12 +400,24 @@ class Rebaser:
         return check_fidelity(tree, self.cache, self._fetcher(), self._lock(), self.runner, progress=self.progress)
 
     # ------------------------------------------------------------------ build, verify
-    def _build_and_verify(self, st: State, worktree: Path, label: str = "",
-                          without: str | None = None) -> tuple[dict, dict]:
+    def _build_and_verify(
+        self, st: State, worktree: Path, label: str = "", without: str | None = None
+    ) -> tuple[dict, dict]:
         applied = tuple(o["name"] for o in st.outcomes if o["status"] in APPLIED and o["name"] != without)
-        return build_and_verify(worktree, st.version, self.cache, self._fetcher(), self._lock(), self.runner,
-                                applied=applied, target=self.target, jobs=self.jobs, progress=self.progress,
-                                steps=st.steps, label=label)
+        return build_and_verify(
+            worktree,
+            st.version,
+            self.cache,
+            self._fetcher(),
+            self._lock(),
+            self.runner,
+            applied=applied,
+            target=self.target,
+            jobs=self.jobs,
+            progress=self.progress,
+            steps=st.steps,
+            label=label,
+        )
 
     def _check_superseded(self, st: State, series: list, name: str) -> None:
         """Proof by building: revert the patch's commit, rebuild and verify; if TAG is
@@ -345,8 +431,14 @@ class Rebaser:
         head = self._head(worktree)
         started = time.monotonic()
         try:
-            res = self.runner.run(f"revert {name}", ["git", "revert", "--no-edit", outcome["commit"]],
-                                  cwd=worktree, env=_GIT_ENV, capture=True, check=False)
+            res = self.runner.run(
+                f"revert {name}",
+                ["git", "revert", "--no-edit", outcome["commit"]],
+                cwd=worktree,
+                env=_GIT_ENV,
+                capture=True,
+                check=False,
+            )
             if res.returncode != 0:
                 outcome["detail"] += "; cannot be reverted alone (later patches build on it)"
                 return
@@ -361,8 +453,12 @@ class Rebaser:
             outcome["status"] = "superseded"
             outcome["detail"] = f"{st.tag} builds and verifies without it ({seconds} s)"
         else:
-            why = build.get("error") or f"verify failed: {', '.join(verify.get('failed') or [verify.get('error', '?')])}"
-            outcome["detail"] = (outcome["detail"] + "; " if outcome["detail"] else "") + f"still needed: without it, {why}"
+            why = (
+                build.get("error") or f"verify failed: {', '.join(verify.get('failed') or [verify.get('error', '?')])}"
+            )
+            outcome["detail"] = (
+                outcome["detail"] + "; " if outcome["detail"] else ""
+            ) + f"still needed: without it, {why}"
 
     # ------------------------------------------------------------------- write back
     def _write_back(self, st: State, series: list) -> list[str]:
@@ -393,20 +489,34 @@ class Rebaser:
         return written
 
     def _refreshed_diff(self, worktree: Path, commit: str, context: int) -> str:
-        raw = self._git(worktree, "-c", "core.quotepath=off", "diff", "--no-color", "--no-ext-diff",
-                        "--no-renames", f"-U{context}", "--src-prefix=a/", "--dst-prefix=b/",
-                        f"{commit}^", commit, capture=True).output
+        raw = self._git(
+            worktree,
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            f"-U{context}",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            f"{commit}^",
+            commit,
+            capture=True,
+        ).output
         return normalize_diff(raw)
 
     # ----------------------------------------------------------------- bookkeeping
-    def _finish(self, st: State, *, ok: bool, why: str = "", build=None, verify=None,
-                written: list[str] | None = None) -> dict:
+    def _finish(
+        self, st: State, *, ok: bool, why: str = "", build=None, verify=None, written: list[str] | None = None
+    ) -> dict:
         report = self._report(st, ok=ok, why=why, build=build, verify=verify, written=written)
         self._cleanup(st)
         return report
 
-    def _report(self, st: State, *, ok: bool, why: str = "", build=None, verify=None,
-                written: list[str] | None = None) -> dict:
+    def _report(
+        self, st: State, *, ok: bool, why: str = "", build=None, verify=None, written: list[str] | None = None
+    ) -> dict:
         report = {
             "tag": st.tag,
             "version": st.version,
@@ -479,14 +589,31 @@ def check_fidelity(tree: Path, cache: Cache, fetcher, lock, runner: Runner, *, p
         result = fidelity(tree, choice, runner, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"autoconf": choice.version, "origin": choice.origin, "fidelity": result.ok,
-            "configure_identical": result.configure_identical,
-            "pyconfig_identical": result.pyconfig_identical, "detail": result.detail}
+    return {
+        "autoconf": choice.version,
+        "origin": choice.origin,
+        "fidelity": result.ok,
+        "configure_identical": result.configure_identical,
+        "pyconfig_identical": result.pyconfig_identical,
+        "detail": result.detail,
+    }
 
 
-def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runner: Runner, *,
-                     applied: tuple[str, ...] = (), target: str | None = None, jobs: int | None = None,
-                     progress=lambda msg: None, steps: dict | None = None, label: str = "") -> tuple[dict, dict]:
+def build_and_verify(
+    tree: Path,
+    version: str,
+    cache: Cache,
+    fetcher,
+    lock,
+    runner: Runner,
+    *,
+    applied: tuple[str, ...] = (),
+    target: str | None = None,
+    jobs: int | None = None,
+    progress=lambda msg: None,
+    steps: dict | None = None,
+    label: str = "",
+) -> tuple[dict, dict]:
     """Build the source ``tree`` (CPython ``version``, patched as it is: the series is not
     applied again; ``applied`` names the series' patches it carries, whose configure
     options are then passed) statically for ``target`` through the cache, then ``verify`` it.
@@ -504,16 +631,23 @@ def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runn
     outcome = None
     try:
         toolchain = make_toolchain("zig", target, cache, runner)
-        builder = CPythonBuilder(cache, fetcher, lock, toolchain, runner,
-                                 None, use_series=False, jobs=jobs, progress=progress)
+        builder = CPythonBuilder(
+            cache, fetcher, lock, toolchain, runner, None, use_series=False, jobs=jobs, progress=progress
+        )
         # The published one file (its archive and start-up hook included) is what is
         # proven, in the cache's published/ directory: the file `build` would give a user.
-        outcome = build_publish_verify(builder, Request(version, tree=tree, applied=tuple(applied)),
-                                       None, check=False, progress=progress)
+        outcome = build_publish_verify(
+            builder, Request(version, tree=tree, applied=tuple(applied)), None, check=False, progress=progress
+        )
         built = outcome.built
-        build = {"ok": True, "cached": built.reused, "binary": str(outcome.binary), "target": target,
-                 "interpreter": str(built.binary),
-                 "configure_args": list(built.manifest.get("configure_args", []))}
+        build = {
+            "ok": True,
+            "cached": built.reused,
+            "binary": str(outcome.binary),
+            "target": target,
+            "interpreter": str(built.binary),
+            "configure_args": list(built.manifest.get("configure_args", [])),
+        }
     except (StepFailed, OSError, RuntimeError) as exc:
         build = {"ok": False, "error": str(exc).splitlines()[0], "target": target}
         log = getattr(exc, "log", None)
@@ -525,8 +659,12 @@ def build_and_verify(tree: Path, version: str, cache: Cache, fetcher, lock, runn
     started = time.monotonic()
     try:
         report = verify(outcome.binary, runner=runner, version=version, target=target)
-        verify_result = {"ok": report.ok, "failed": [c.name for c in report.checks if not c.ok],
-                         "checks": len(report.checks), "binary": str(outcome.binary)}
+        verify_result = {
+            "ok": report.ok,
+            "failed": [c.name for c in report.checks if not c.ok],
+            "checks": len(report.checks),
+            "binary": str(outcome.binary),
+        }
     except VerifyError as exc:
         verify_result = {"ok": False, "error": str(exc)}
     steps[f"verify {label}".strip()] = round(time.monotonic() - started, 1)
@@ -579,13 +717,19 @@ def render_markdown(report: dict) -> str:
     for p in report["patches"]:
         lines.append(f"| {p['name']} | {p['status']} | {p['detail']} | {p['duration_s']} |")
     regen = report["regen"] or {}
-    lines += ["", "| step | result |", "|---|---|",
-              f"| configure fidelity | autoconf {regen.get('autoconf', '?')} ({regen.get('origin', '?')}): "
-              f"{'byte-identical' if regen.get('fidelity') else 'DIFFERS' if regen else 'not checked'} |",
-              f"| configure regenerated | {regen.get('regenerated', False)} |",
-              f"| build | {_verdict(report['build'])} |",
-              f"| verify | {_verdict(report['verify'])} |",
-              "", "| step | seconds |", "|---|---|"]
+    lines += [
+        "",
+        "| step | result |",
+        "|---|---|",
+        f"| configure fidelity | autoconf {regen.get('autoconf', '?')} ({regen.get('origin', '?')}): "
+        f"{'byte-identical' if regen.get('fidelity') else 'DIFFERS' if regen else 'not checked'} |",
+        f"| configure regenerated | {regen.get('regenerated', False)} |",
+        f"| build | {_verdict(report['build'])} |",
+        f"| verify | {_verdict(report['verify'])} |",
+        "",
+        "| step | seconds |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {secs} |" for name, secs in report["steps"].items()]
     lines += ["", "Statuses: " + "; ".join(f"**{k}** {v}" for k, v in STATUSES.items()), ""]
     return "\n".join(lines)

@@ -7,11 +7,10 @@ person reading the directory never sees half a page.
 
 from __future__ import annotations
 
-import re
-
 import html
 import json
 import os
+import re
 from pathlib import Path
 
 from cpython_static.core.fsutil import atomic_write
@@ -30,21 +29,25 @@ def rows(state: dict) -> list[dict]:
             regen = e.get("regen") or {}
             build, verify = e.get("build") or {}, e.get("verify") or {}
             failure = e.get("failure") or {}
-            out.append({
-                "tag": tag,
-                "target": target,
-                "status": e["status"],
-                "patches": [{"name": p["name"], "status": p["status"], "detail": p.get("detail", "")}
-                            for p in e.get("patches") or []],
-                "fidelity": _fidelity(regen),
-                "regenerated": regen.get("regenerated"),
-                "build": _verdict(build, e["status"]),
-                "verify": _verdict(verify, e["status"]),
-                "duration_s": e.get("duration_s"),
-                "finished": e.get("finished") or e.get("started"),
-                "failed_step": failure.get("step"),
-                "failure_report": failure.get("report"),
-            })
+            out.append(
+                {
+                    "tag": tag,
+                    "target": target,
+                    "status": e["status"],
+                    "patches": [
+                        {"name": p["name"], "status": p["status"], "detail": p.get("detail", "")}
+                        for p in e.get("patches") or []
+                    ],
+                    "fidelity": _fidelity(regen),
+                    "regenerated": regen.get("regenerated"),
+                    "build": _verdict(build, e["status"]),
+                    "verify": _verdict(verify, e["status"]),
+                    "duration_s": e.get("duration_s"),
+                    "finished": e.get("finished") or e.get("started"),
+                    "failed_step": failure.get("step"),
+                    "failure_report": failure.get("report"),
+                }
+            )
     return out
 
 
@@ -75,10 +78,14 @@ def _link(report: str | None, directory: Path | None) -> str | None:
 
 
 def render_markdown(state: dict, directory: Path | None = None) -> str:
-    lines = ["# cpython-static: CPython releases, rebased, built and verified", "",
-             f"Upstream: {state.get('upstream', '?')}", "",
-             "| tag | target | result | patches | configure regeneration | build | verify | seconds | finished |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# cpython-static: CPython releases, rebased, built and verified",
+        "",
+        f"Upstream: {state.get('upstream', '?')}",
+        "",
+        "| tag | target | result | patches | configure regeneration | build | verify | seconds | finished |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows(state):
         patches = ", ".join(f"{_short(p['name'])} {p['status']}" for p in r["patches"]) or "-"
         result = r["status"] if not r["failed_step"] else f"failed at {r['failed_step']}"
@@ -86,8 +93,10 @@ def render_markdown(state: dict, directory: Path | None = None) -> str:
         if link:
             result = f"[{result}]({link})"
         regen = r["fidelity"] + (", regenerated" if r["regenerated"] else "")
-        lines.append(f"| {r['tag']} | {r['target']} | {result} | {patches} | {regen} | {r['build']} | "
-                     f"{r['verify']} | {r['duration_s'] if r['duration_s'] is not None else '-'} | {r['finished'] or '-'} |")
+        lines.append(
+            f"| {r['tag']} | {r['target']} | {result} | {patches} | {regen} | {r['build']} | "
+            f"{r['verify']} | {r['duration_s'] if r['duration_s'] is not None else '-'} | {r['finished'] or '-'} |"
+        )
     if not state["results"]:
         lines.append("| (no release processed yet) | | | | | | | | |")
     lines.append("")
@@ -104,28 +113,57 @@ def render_html(state: dict, directory: Path | None = None) -> str:
     e = html.escape
     body = []
     for r in rows(state):
-        patches = "<br>".join(f"{e(_short(p['name']))} {e(p['status'])}"
-                              + (f" <small>{e(p['detail'])}</small>" if p["detail"] else "") for p in r["patches"]) or "-"
+        patches = (
+            "<br>".join(
+                f"{e(_short(p['name']))} {e(p['status'])}"
+                + (f" <small>{e(p['detail'])}</small>" if p["detail"] else "")
+                for p in r["patches"]
+            )
+            or "-"
+        )
         result = e(r["status"] if not r["failed_step"] else f"failed at {r['failed_step']}")
         link = _link(r["failure_report"], directory)
         if link:
             result = f'<a href="{e(link)}">{result}</a>'
         regen = e(r["fidelity"]) + (", regenerated" if r["regenerated"] else "")
         cls = {"ok": "ok", "failed": "failed"}.get(r["status"], "running")
-        cells = [e(r["tag"]), e(r["target"]), result, patches, regen, e(r["build"]), e(r["verify"]),
-                 e(str(r["duration_s"] if r["duration_s"] is not None else "-")), e(r["finished"] or "-")]
+        cells = [
+            e(r["tag"]),
+            e(r["target"]),
+            result,
+            patches,
+            regen,
+            e(r["build"]),
+            e(r["verify"]),
+            e(str(r["duration_s"] if r["duration_s"] is not None else "-")),
+            e(r["finished"] or "-"),
+        ]
         body.append(f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     if not body:
         body.append('<tr><td colspan="9">no release processed yet</td></tr>')
-    head = "".join(f"<th>{h}</th>" for h in ("tag", "target", "result", "patches", "configure regeneration",
-                                              "build", "verify", "seconds", "finished"))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>cpython-static: release status</title>"
-            f"<style>{_CSS}</style></head><body>\n"
-            "<h1>CPython releases, rebased, built and verified</h1>\n"
-            f"<p>Upstream: {e(state.get('upstream', '?'))}</p>\n"
-            f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
-            "</body></html>\n")
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "tag",
+            "target",
+            "result",
+            "patches",
+            "configure regeneration",
+            "build",
+            "verify",
+            "seconds",
+            "finished",
+        )
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<title>cpython-static: release status</title>"
+        f"<style>{_CSS}</style></head><body>\n"
+        "<h1>CPython releases, rebased, built and verified</h1>\n"
+        f"<p>Upstream: {e(state.get('upstream', '?'))}</p>\n"
+        f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
+        "</body></html>\n"
+    )
 
 
 def write(directory: Path, state: dict) -> list[str]:
@@ -146,9 +184,14 @@ def render_failure(tag: str, target: str, entry: dict) -> str:
 
     failure = entry.get("failure") or {}
     command, log, errors, tail = failure_details(entry)
-    lines = [f"# Static build of CPython {tag} fails at {failure.get('step', '?')} ({target})", "",
-             f"- tag: `{tag}`", f"- target: `{target}`", f"- failing step: **{failure.get('step', '?')}**",
-             f"- what happened: {failure.get('message', '?')}"]
+    lines = [
+        f"# Static build of CPython {tag} fails at {failure.get('step', '?')} ({target})",
+        "",
+        f"- tag: `{tag}`",
+        f"- target: `{target}`",
+        f"- failing step: **{failure.get('step', '?')}**",
+        f"- what happened: {failure.get('message', '?')}",
+    ]
     if command:
         lines.append(f"- command: `{command}`")
     if log:
@@ -158,14 +201,20 @@ def render_failure(tag: str, target: str, entry: dict) -> str:
         lines += [f"| {p['name']} | {p['status']} | {p.get('detail', '')} |" for p in entry["patches"]]
     regen = entry.get("regen") or {}
     if regen:
-        lines += ["", f"Configure regeneration: {_fidelity(regen)}"
-                      + (f" ({regen['detail']})" if regen.get("detail") else "")]
+        lines += [
+            "",
+            f"Configure regeneration: {_fidelity(regen)}" + (f" ({regen['detail']})" if regen.get("detail") else ""),
+        ]
     if errors:
         lines += ["", "Error lines in the log:", "", "```", *errors, "```"]
     if tail:
         lines += ["", "Last lines of the log (long lines shortened to their ends):", "", "```", tail, "```"]
-    lines += ["", f"Reproduce: `cpython-static watch --tag {tag} --target {target} --retry` with this "
-                  f"watcher's `--upstream` and `--state`, or `cpython-static rebase {tag}`.", ""]
+    lines += [
+        "",
+        f"Reproduce: `cpython-static watch --tag {tag} --target {target} --retry` with this "
+        f"watcher's `--upstream` and `--state`, or `cpython-static rebase {tag}`.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -192,7 +241,7 @@ def failure_details(entry: dict) -> tuple[str | None, str | None, list[str], str
         with open(log, encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if line.startswith("# command: "):
-                    command = command or line[len("# command: "):].strip()
+                    command = command or line[len("# command: ") :].strip()
                     break
         lines = tail_of(Path(log), 2000).splitlines()
         errors = list(dict.fromkeys(_clip(l) for l in lines if _ERROR_LINE.search(l) and not l.startswith("#")))[-10:]

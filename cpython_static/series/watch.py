@@ -36,11 +36,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from cpython_static.core.fsutil import atomic_write
-from cpython_static.core.errors import UsageError
 from cpython_static.core.cache import Cache
-from cpython_static.core.runner import Runner, StepFailed, tail_of
+from cpython_static.core.errors import UsageError
+from cpython_static.core.fsutil import atomic_write
 from cpython_static.core.git import GIT_ENV
+from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.series import reports as status_matrix
 from cpython_static.series.mirror import DEFAULT_UPSTREAM, LS_REMOTE_TIMEOUT, source_url, tag_version
 
@@ -97,8 +97,10 @@ def load_state(path: Path, upstream: str) -> dict:
     if why is None:
         why = _state_problem(state)
     if why:
-        raise WatchError(f"the state file {path} is not a watch state: {why}. It was left untouched; "
-                         "repair it, or move it aside to start afresh (every tag is then new again)")
+        raise WatchError(
+            f"the state file {path} is not a watch state: {why}. It was left untouched; "
+            "repair it, or move it aside to start afresh (every tag is then new again)"
+        )
     return state
 
 
@@ -147,8 +149,10 @@ def watch_lock(state_path: Path):
                 raise
             fh.seek(0)
             holder = fh.read().strip() or "another process"
-            raise WatchError(f"another watch run holds {lock_path} ({holder}); this run did nothing. "
-                             "Runs never overlap: let that one finish") from None
+            raise WatchError(
+                f"another watch run holds {lock_path} ({holder}); this run did nothing. "
+                "Runs never overlap: let that one finish"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {socket.gethostname()}, started {_now()}\n")
@@ -159,12 +163,16 @@ def watch_lock(state_path: Path):
 
 
 # ----------------------------------------------------------------------------- tags
-def list_release_tags(source: str, runner: Runner, *, include_prereleases: bool,
-                      minimum: tuple[int, int]) -> list[str]:
+def list_release_tags(source: str, runner: Runner, *, include_prereleases: bool, minimum: tuple[int, int]) -> list[str]:
     """Release tags at ``source`` (no clone: one ls-remote round trip), oldest first."""
     try:
-        res = runner.run("git ls-remote --tags", ["git", "ls-remote", "--tags", "--refs", source_url(source)],
-                         env=GIT_ENV, capture=True, timeout=LS_REMOTE_TIMEOUT)
+        res = runner.run(
+            "git ls-remote --tags",
+            ["git", "ls-remote", "--tags", "--refs", source_url(source)],
+            env=GIT_ENV,
+            capture=True,
+            timeout=LS_REMOTE_TIMEOUT,
+        )
     except StepFailed as exc:
         raise WatchError(f"cannot list the tags of {source}: {exc}") from exc
     return select_tags(res.output, include_prereleases=include_prereleases, minimum=minimum)
@@ -176,7 +184,7 @@ def select_tags(ls_remote_output: str, *, include_prereleases: bool, minimum: tu
         _, _, ref = line.partition("\t")
         if not ref.startswith("refs/tags/"):
             continue
-        tag = ref[len("refs/tags/"):]
+        tag = ref[len("refs/tags/") :]
         key = tag_version(tag)
         if key is None or key[:2] < minimum:
             continue
@@ -194,8 +202,9 @@ def minimum_series() -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def plan(tags: list[str], state: dict, targets: list[str], *, only: list[str] | None,
-         retry: bool, max_tags: int | None) -> tuple[list[tuple[str, str]], list[dict]]:
+def plan(
+    tags: list[str], state: dict, targets: list[str], *, only: list[str] | None, retry: bool, max_tags: int | None
+) -> tuple[list[tuple[str, str]], list[dict]]:
     """Which (tag, target) pairs this run processes, oldest first, and what it skips (why)."""
     todo: list[tuple[str, str]] = []
     skipped: list[dict] = []
@@ -220,8 +229,13 @@ def plan(tags: list[str], state: dict, targets: list[str], *, only: list[str] | 
         todo += [(tag, t) for t in pending]
     if only is not None:
         for tag in sorted(wanted - set(tags), key=lambda t: tag_version(t) or (0,)):
-            skipped.append({"tag": tag, "target": "*", "reason": "upstream has no such release tag (or it is "
-                                                                 "outside the watched range)"})
+            skipped.append(
+                {
+                    "tag": tag,
+                    "target": "*",
+                    "reason": "upstream has no such release tag (or it is outside the watched range)",
+                }
+            )
     return todo, skipped
 
 
@@ -229,8 +243,19 @@ def plan(tags: list[str], state: dict, targets: list[str], *, only: list[str] | 
 class TagRun:
     """Rebase + regenerate + build + verify one (tag, target); always returns an entry."""
 
-    def __init__(self, cache: Cache, runner: Runner, *, upstream: str | None, patches_dir: Path,
-                 results: Path, workspace: Path, fetcher=None, jobs: int | None = None, progress=print):
+    def __init__(
+        self,
+        cache: Cache,
+        runner: Runner,
+        *,
+        upstream: str | None,
+        patches_dir: Path,
+        results: Path,
+        workspace: Path,
+        fetcher=None,
+        jobs: int | None = None,
+        progress=print,
+    ):
         self.cache, self.runner, self.upstream = cache, runner, upstream
         self.patches_dir, self.results, self.workspace = patches_dir, results, workspace
         self.fetcher, self.jobs, self.progress = fetcher, jobs, progress
@@ -238,9 +263,9 @@ class TagRun:
     def __call__(self, tag: str, target: str, entry: dict) -> dict:
         from cpython_static.build.autoconf import AutoconfError
         from cpython_static.build.patches import PatchError
-        from cpython_static.series.rebase import Rebaser, RebaseError
         from cpython_static.build.sources import SourceError
         from cpython_static.series.mirror import UpstreamError
+        from cpython_static.series.rebase import RebaseError, Rebaser
         from cpython_static.versions import VersionError
 
         started = time.monotonic()
@@ -248,9 +273,18 @@ class TagRun:
         shutil.rmtree(series, ignore_errors=True)
         # A copy: the rebase refreshes the patches it applied, and the watcher must not.
         shutil.copytree(self.patches_dir, series)
-        rebaser = Rebaser(self.cache, self.runner, upstream_source=self.upstream, patches_dir=series,
-                          results_dir=self.results / "rebase" / target, fetcher=self.fetcher, jobs=self.jobs,
-                          progress=self.progress, target=target, workspace=self.workspace / "rebase")
+        rebaser = Rebaser(
+            self.cache,
+            self.runner,
+            upstream_source=self.upstream,
+            patches_dir=series,
+            results_dir=self.results / "rebase" / target,
+            fetcher=self.fetcher,
+            jobs=self.jobs,
+            progress=self.progress,
+            target=target,
+            workspace=self.workspace / "rebase",
+        )
         if rebaser.state_file.exists():  # left by a run that died (we hold the lock)
             rebaser.abort()
         report, failure = None, None
@@ -269,8 +303,14 @@ class TagRun:
         entry = dict(entry)
         entry.update(finished=_now(), duration_s=round(time.monotonic() - started, 1))
         if report is not None:
-            entry.update(patches=report["patches"], regen=report["regen"], build=report["build"],
-                         verify=report["verify"], steps=report["steps"], rebase_report=report.get("results"))
+            entry.update(
+                patches=report["patches"],
+                regen=report["regen"],
+                build=report["build"],
+                verify=report["verify"],
+                steps=report["steps"],
+                rebase_report=report.get("results"),
+            )
             if not report["ok"]:
                 failure = failing_step(report)
         entry["status"] = "failed" if failure else "ok"
@@ -283,30 +323,45 @@ def failing_step(report: dict) -> dict:
     regen = report.get("regen") or {}
     for p in report["patches"]:
         if p["status"] == "conflict":
-            return {"step": f"apply {p['name']}", "message": f"{p['name']} conflicts: {p['detail']}. "
-                    f"Resolve it by hand with `cpython-static rebase {report['tag']}`"}
+            return {
+                "step": f"apply {p['name']}",
+                "message": f"{p['name']} conflicts: {p['detail']}. "
+                f"Resolve it by hand with `cpython-static rebase {report['tag']}`",
+            }
     if regen and not regen.get("fidelity"):
-        return {"step": "fidelity", "message": f"regenerating pristine {report['tag']} with autoconf "
-                f"{regen.get('autoconf')} differs from the shipped files: {regen.get('detail')}"}
+        return {
+            "step": "fidelity",
+            "message": f"regenerating pristine {report['tag']} with autoconf "
+            f"{regen.get('autoconf')} differs from the shipped files: {regen.get('detail')}",
+        }
     build, verify = report.get("build") or {}, report.get("verify") or {}
     if build.get("ok") is False:
         return {"step": "build", "message": build.get("error", "the build failed"), "log": build.get("log")}
     if verify.get("ok") is False:
         failed = ", ".join(verify.get("failed") or []) or verify.get("error", "")
-        return {"step": "verify", "message": f"verify failed: {failed}",
-                "command": f"cpython-static verify {build.get('binary', 'BINARY')}"}
+        return {
+            "step": "verify",
+            "message": f"verify failed: {failed}",
+            "command": f"cpython-static verify {build.get('binary', 'BINARY')}",
+        }
     return {"step": "rebase", "message": report.get("message") or "the rebase did not complete"}
 
 
 def _step_of(exc: Exception) -> str:
     name = type(exc).__name__
-    return {"UpstreamError": "fetch", "AutoconfError": "regenerate", "PatchError": "series",
-            "SourceError": "sources", "VersionError": "version table"}.get(name, "rebase")
+    return {
+        "UpstreamError": "fetch",
+        "AutoconfError": "regenerate",
+        "PatchError": "series",
+        "SourceError": "sources",
+        "VersionError": "version table",
+    }.get(name, "rebase")
 
 
 # -------------------------------------------------------------------------- the run
-def run_watch(args, reporter, state_path: Path, results: Path, targets: list[str], log_dir: Path,
-              patches_dir: Path | None) -> int:
+def run_watch(
+    args, reporter, state_path: Path, results: Path, targets: list[str], log_dir: Path, patches_dir: Path | None
+) -> int:
     """One watcher run as the options ``args`` (cli/watch.py) ask: merge, plan, or process
     the new tags; ``reporter`` has .line(text) and .step(result)."""
 
@@ -317,8 +372,11 @@ def run_watch(args, reporter, state_path: Path, results: Path, targets: list[str
             merged = merge_states(state, [Path(p) for p in args.merge], results)
             save_state(state_path, state)
             pages = status_matrix.write(results, state)
-        _emit(args, {"merged": merged, "state": str(state_path), "matrix": pages, "processed": [], "skipped": []},
-              f"merged {len(merged)} result(s) into {state_path}; matrix: {pages[0]}")
+        _emit(
+            args,
+            {"merged": merged, "state": str(state_path), "matrix": pages, "processed": [], "skipped": []},
+            f"merged {len(merged)} result(s) into {state_path}; matrix: {pages[0]}",
+        )
         return EXIT_OK
 
     runner = Runner(log_dir, on_step=reporter.step)
@@ -327,8 +385,9 @@ def run_watch(args, reporter, state_path: Path, results: Path, targets: list[str
 
     if args.plan:
         state = load_state(state_path, upstream)
-        tags = list_release_tags(upstream, runner, include_prereleases=args.include_prereleases,
-                                 minimum=minimum_series())
+        tags = list_release_tags(
+            upstream, runner, include_prereleases=args.include_prereleases, minimum=minimum_series()
+        )
         todo, skipped = plan(tags, state, targets, only=args.tag, retry=args.retry, max_tags=args.max_tags)
         out = {"plan": [{"tag": t, "target": g} for t, g in todo], "skipped": skipped, "processed": []}
         _emit(args, out, "\n".join(f"would process {t} for {g}" for t, g in todo) or "nothing new")
@@ -337,27 +396,41 @@ def run_watch(args, reporter, state_path: Path, results: Path, targets: list[str
     with watch_lock(state_path):
         state = load_state(state_path, upstream)
         reporter.line(f"logs in {log_dir}")
-        tags = list_release_tags(upstream, runner, include_prereleases=args.include_prereleases,
-                                 minimum=minimum_series())
+        tags = list_release_tags(
+            upstream, runner, include_prereleases=args.include_prereleases, minimum=minimum_series()
+        )
         todo, skipped = plan(tags, state, targets, only=args.tag, retry=args.retry, max_tags=args.max_tags)
         processed, failures = [], []
-        from cpython_static.core.cache import Cache
         from cpython_static.build.sources import Fetcher
+        from cpython_static.core.cache import Cache
 
         cache = Cache(Path(args.cache).resolve() if args.cache else None)
         # Per state file: two watchers with different state files never share a worktree.
         key = hashlib.sha256(str(state_path).encode()).hexdigest()[:12]
         workspace = cache.root / "watch" / key
         workspace.mkdir(parents=True, exist_ok=True)
-        tag_run = TagRun(cache, runner, upstream=args.upstream, patches_dir=patches_dir, results=results,
-                         workspace=workspace, fetcher=Fetcher(cache, runner, mirror=args.mirror),
-                         jobs=args.jobs, progress=reporter.line)
+        tag_run = TagRun(
+            cache,
+            runner,
+            upstream=args.upstream,
+            patches_dir=patches_dir,
+            results=results,
+            workspace=workspace,
+            fetcher=Fetcher(cache, runner, mirror=args.mirror),
+            jobs=args.jobs,
+            progress=reporter.line,
+        )
         for tag, target in todo:
             previous = state["results"].get(tag, {}).get(target)
             if previous and previous["status"] == "running":
                 reporter.line(f"{tag} {target}: retrying (a run started {previous.get('started')} did not finish)")
-            entry = {"status": "running", "started": _now(), "pid": os.getpid(), "host": socket.gethostname(),
-                     "series": series_digest(patches_dir)}
+            entry = {
+                "status": "running",
+                "started": _now(),
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "series": series_digest(patches_dir),
+            }
             state["results"].setdefault(tag, {})[target] = entry
             save_state(state_path, state)
             reporter.line(f"{tag} {target}: rebase, regenerate, build, verify")
@@ -372,25 +445,44 @@ def run_watch(args, reporter, state_path: Path, results: Path, targets: list[str
             state["upstream"] = upstream
             save_state(state_path, state)
             pages = status_matrix.write(results, state)
-            processed.append({"tag": tag, "target": target, "ok": entry["status"] == "ok",
-                              "duration_s": entry["duration_s"],
-                              "failed_step": (entry["failure"] or {}).get("step")})
-            reporter.line(f"{tag} {target}: {entry['status']} ({entry['duration_s']} s)"
-                          + (f", failed at {entry['failure']['step']}" if entry["failure"] else ""))
+            processed.append(
+                {
+                    "tag": tag,
+                    "target": target,
+                    "ok": entry["status"] == "ok",
+                    "duration_s": entry["duration_s"],
+                    "failed_step": (entry["failure"] or {}).get("step"),
+                }
+            )
+            reporter.line(
+                f"{tag} {target}: {entry['status']} ({entry['duration_s']} s)"
+                + (f", failed at {entry['failure']['step']}" if entry["failure"] else "")
+            )
         if not processed:
             pages = status_matrix.write(results, state)
     ok = all(p["ok"] for p in processed)
-    out = {"processed": processed, "skipped": skipped, "failures": failures, "state": str(state_path),
-           "matrix": pages, "upstream": upstream, "logs": str(log_dir)}
+    out = {
+        "processed": processed,
+        "skipped": skipped,
+        "failures": failures,
+        "state": str(state_path),
+        "matrix": pages,
+        "upstream": upstream,
+        "logs": str(log_dir),
+    }
     if not processed:
         out["message"] = "nothing new: every release tag in range already has a result"
         human = f"nothing new at {upstream} ({len(tags)} release tags in range, all processed)"
     else:
-        human = "\n".join(f"{p['tag']} {p['target']}: {'ok' if p['ok'] else 'FAILED at ' + p['failed_step']}"
-                          f" ({p['duration_s']} s)" for p in processed)
+        human = "\n".join(
+            f"{p['tag']} {p['target']}: {'ok' if p['ok'] else 'FAILED at ' + p['failed_step']} ({p['duration_s']} s)"
+            for p in processed
+        )
         human += f"\nmatrix: {pages[0]}" + "".join(f"\nfailure report: {f}" for f in failures)
         if any(s["reason"].startswith("beyond") for s in skipped):
-            human += f"\n{sum(s['reason'].startswith('beyond') for s in skipped)} more wait for the next run (--max-tags)"
+            human += (
+                f"\n{sum(s['reason'].startswith('beyond') for s in skipped)} more wait for the next run (--max-tags)"
+            )
     _emit(args, out, human)
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -476,7 +568,7 @@ def _systemd_quote(word: str) -> str:
 
 # -------------------------------------------------------------------------- helpers
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def _emit(args, obj: dict, human: str) -> None:

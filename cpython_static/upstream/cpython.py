@@ -20,10 +20,7 @@ how it is laid out lives in the templates under ``templates/cpython/`` (package 
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
-import os
 import re
 import shlex
 import shutil
@@ -35,14 +32,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpython_static.core.fsutil import StepTimer
-from cpython_static.core.errors import UsageError, WorkFailed
 from cpython_static import __version__
-from cpython_static.build import autoconf
-from cpython_static.build import patches
+from cpython_static.build import autoconf, patches
 from cpython_static.core.cache import Cache
-from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.core.errors import UsageError, WorkFailed
+from cpython_static.core.fsutil import StepTimer
 from cpython_static.core.git import GIT_ENV, UserRepo
+from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release, VersionError
 
 DESCRIPTION = """\
@@ -79,8 +75,14 @@ DOC_WIDTH = 79  # Doc/using/configure.rst's paragraphs are wrapped below 80 colu
 # author's); otherwise under this one, which the report names so it can be amended.
 FALLBACK_IDENTITY = ("cpython-static", "cpython-static@localhost")
 # What says a tree is a CPython checkout (and what blurb itself looks for).
-CPYTHON_MARKERS = ("configure.ac", "Include/patchlevel.h", "Include/Python.h", "Python/ceval.c",
-                   "README.rst", "LICENSE")
+CPYTHON_MARKERS = (
+    "configure.ac",
+    "Include/patchlevel.h",
+    "Include/Python.h",
+    "Python/ceval.c",
+    "README.rst",
+    "LICENSE",
+)
 CONFIGURE_DOC = "Doc/using/configure.rst"
 # The entry a new option's documentation goes after: present since 3.10, and the
 # nearest in kind (an option leaving modules out of the build).
@@ -120,9 +122,11 @@ class Wording:
     branches: dict
 
     @classmethod
-    def load(cls, root: Path = TEMPLATES) -> "Wording":
-        return cls(tomllib.loads((root / "pr.toml").read_text(encoding="utf-8")),
-                   tomllib.loads((root / "branches.toml").read_text(encoding="utf-8")))
+    def load(cls, root: Path = TEMPLATES) -> Wording:
+        return cls(
+            tomllib.loads((root / "pr.toml").read_text(encoding="utf-8")),
+            tomllib.loads((root / "branches.toml").read_text(encoding="utf-8")),
+        )
 
     def say(self, table: str, key: str, **values) -> str:
         return string.Template(self.pr[table][key]).substitute(values)
@@ -132,9 +136,12 @@ class Wording:
 def wrap(text: str, width: int = COMMIT_WIDTH, indent: str = "") -> str:
     """Paragraphs (separated by empty lines) re-flowed to ``width``; words never split."""
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return "\n\n".join(textwrap.fill(p, width, initial_indent=indent, subsequent_indent=indent,
-                                     break_long_words=False, break_on_hyphens=False)
-                       for p in paragraphs)
+    return "\n\n".join(
+        textwrap.fill(
+            p, width, initial_indent=indent, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+        )
+        for p in paragraphs
+    )
 
 
 def description_parts(description: str) -> tuple[str, str]:
@@ -154,8 +161,12 @@ def commit_subject(patch) -> str:
 
 def commit_message(issue: int, patch) -> str:
     body = description_parts(patch.description)[1]
-    return template("commit-message.txt.tmpl").substitute(
-        issue=issue, subject=commit_subject(patch), body=wrap(body)).rstrip() + "\n"
+    return (
+        template("commit-message.txt.tmpl")
+        .substitute(issue=issue, subject=commit_subject(patch), body=wrap(body))
+        .rstrip()
+        + "\n"
+    )
 
 
 def news_source(issue: int, section: str, entry: str) -> str:
@@ -178,7 +189,7 @@ def added_configure_options(patch) -> list[str]:
 def parse_py_version(patchlevel_h: str) -> str:
     m = _PY_VERSION.search(patchlevel_h)
     if not m:
-        raise CPythonPRError("Include/patchlevel.h has no #define PY_VERSION \"X.Y.Z\" line")
+        raise CPythonPRError('Include/patchlevel.h has no #define PY_VERSION "X.Y.Z" line')
     return m.group(1)
 
 
@@ -244,9 +255,11 @@ def check_issue(issue: int | None, what: str) -> int:
     if issue is None or issue < LOWEST_GH_ISSUE:
         raise CPythonPRError(
             f"{what}: {issue} is not a CPython GitHub issue number (they start at {LOWEST_GH_ISSUE}; "
-            "blurb refuses smaller ones)" if issue is not None else
-            f"{what} names no CPython issue: a CPython PR needs one (gh-N). Open an issue and pass "
-            "--issue N, or give the patch an Upstream-Issue header")
+            "blurb refuses smaller ones)"
+            if issue is not None
+            else f"{what} names no CPython issue: a CPython PR needs one (gh-N). Open an issue and pass "
+            "--issue N, or give the patch an Upstream-Issue header"
+        )
     return issue
 
 
@@ -255,8 +268,10 @@ def insert_option_doc(rst: str, option: str, text: str, version: str) -> str:
     in that entry's own directive (``option`` since 3.12, ``cmdoption`` before)."""
     anchor = re.search(rf"^\.\. (option|cmdoption):: {re.escape(DOC_ANCHOR_OPTION)}\s*$", rst, re.M)
     if anchor is None:
-        raise _Failed(f"{CONFIGURE_DOC} has no '.. option:: {DOC_ANCHOR_OPTION}' entry to put the "
-                      f"documentation of {option} after; its layout changed: document it by hand")
+        raise _Failed(
+            f"{CONFIGURE_DOC} has no '.. option:: {DOC_ANCHOR_OPTION}' entry to put the "
+            f"documentation of {option} after; its layout changed: document it by hand"
+        )
     if re.search(rf"^\.\. (option|cmdoption):: {re.escape(option)}(\s|=|\[|$)", rst, re.M):
         raise _Failed(f"{CONFIGURE_DOC} already documents {option}")
     # The entry ends where the next unindented line (the next directive or heading) starts.
@@ -264,7 +279,8 @@ def insert_option_doc(rst: str, option: str, text: str, version: str) -> str:
     at = after.start() if after else len(rst)
     body = wrap(text, width=DOC_WIDTH, indent="   ")
     entry = template("configure-option.rst.tmpl").substitute(
-        directive=anchor[1], option=option, text=body, version=version)
+        directive=anchor[1], option=option, text=body, version=version
+    )
     return rst[:at] + entry + rst[at:]
 
 
@@ -284,9 +300,18 @@ class Commit:
 
 
 class BranchMaker:
-    def __init__(self, cache: Cache, runner: Runner, patches_dir: Path, *, mirror: str | None = None,
-                 jobs: int | None = None, progress=lambda msg: None, target: str | None = None,
-                 today: datetime.date | None = None):
+    def __init__(
+        self,
+        cache: Cache,
+        runner: Runner,
+        patches_dir: Path,
+        *,
+        mirror: str | None = None,
+        jobs: int | None = None,
+        progress=lambda msg: None,
+        target: str | None = None,
+        today: datetime.date | None = None,
+    ):
         self.cache, self.runner = cache, runner
         self.patches_dir = Path(patches_dir).resolve()
         self.mirror, self.jobs, self.progress, self.target = mirror, jobs, progress, target
@@ -295,8 +320,16 @@ class BranchMaker:
         self._fetcher = self._lock = None
 
     # -------------------------------------------------------------- the one entry point
-    def make(self, repo: Path, *, base: str = "HEAD", issue: int | None = None, branch: str | None = None,
-             push: str | None = None, build: bool = True) -> dict:
+    def make(
+        self,
+        repo: Path,
+        *,
+        base: str = "HEAD",
+        issue: int | None = None,
+        branch: str | None = None,
+        push: str | None = None,
+        build: bool = True,
+    ) -> dict:
         started = time.monotonic()
         series = patches.load_series(self.patches_dir)  # a broken series is refused first
         repo = self._check_repo(repo)
@@ -331,14 +364,38 @@ class BranchMaker:
             self._require_blurb()
             scratch = self.cache.scratch("upstream-cpython")
             try:
-                head = self._work(repo, scratch, base, base_commit, version, py_version, candidates,
-                                  issue, identity, commits, skipped, evidence, build)
+                head = self._work(
+                    repo,
+                    scratch,
+                    base,
+                    base_commit,
+                    version,
+                    py_version,
+                    candidates,
+                    issue,
+                    identity,
+                    commits,
+                    skipped,
+                    evidence,
+                    build,
+                )
                 if head is not None:
                     self._create_branch(repo, branch, head, scratch)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-        report = self._report(repo, base, base_commit, py_version, branch if head else None, head,
-                              commits, skipped, evidence, identity, build)
+        report = self._report(
+            repo,
+            base,
+            base_commit,
+            py_version,
+            branch if head else None,
+            head,
+            commits,
+            skipped,
+            evidence,
+            identity,
+            build,
+        )
         if head is not None and push is not None:
             report["pushed"] = self._push(repo, push, branch)
         self.steps["total"] = round(time.monotonic() - started, 1)
@@ -352,9 +409,13 @@ class BranchMaker:
         missing = [m for m in CPYTHON_MARKERS if not (top / m).is_file()]
         if missing:
             raise CPythonPRError(f"--repo {repo} is not a CPython checkout: {top} has no {', '.join(missing)}")
-        self.user.check_clean(untracked=True, why=(
-            " (the branch is made from --base, not from the working tree, and a clean tree makes"
-            " sure nothing you meant to include is silently left out)"))
+        self.user.check_clean(
+            untracked=True,
+            why=(
+                " (the branch is made from --base, not from the working tree, and a clean tree makes"
+                " sure nothing you meant to include is silently left out)"
+            ),
+        )
         return top
 
     def _resolve(self, repo: Path, base: str) -> str:
@@ -371,8 +432,10 @@ class BranchMaker:
         self.user.check_branch_name(branch)
         tip = self.user.branch_tip(branch)
         if tip is not None:
-            raise CPythonPRError(f"branch {branch} already exists in {repo} (at {tip[:12]}): "
-                                 f"pass --branch OTHER, or delete it first (git branch -D {branch})")
+            raise CPythonPRError(
+                f"branch {branch} already exists in {repo} (at {tip[:12]}): "
+                f"pass --branch OTHER, or delete it first (git branch -D {branch})"
+            )
 
     def _check_remote(self, repo: Path, remote: str) -> None:
         self.user.check_remote(remote)
@@ -386,28 +449,49 @@ class BranchMaker:
         if missing:
             raise CPythonPRError(
                 f"{patch.path}: header field(s) {', '.join(missing)} missing; a CPython commit needs them ("
-                + "; ".join(f"{f}: {patches.OPTIONAL_HEADERS[f]}" for f in missing) + ")")
+                + "; ".join(f"{f}: {patches.OPTIONAL_HEADERS[f]}" for f in missing)
+                + ")"
+            )
 
     def _require_blurb(self) -> None:
-        res = self.runner.run("blurb --version", [sys.executable, "-m", "blurb", "--version"],
-                              capture=True, check=False)
+        res = self.runner.run(
+            "blurb --version", [sys.executable, "-m", "blurb", "--version"], capture=True, check=False
+        )
         if res.returncode != 0:
-            raise CPythonPRError(f"blurb is not installed for {sys.executable} (log: {res.log}): "
-                                 "pip install blurb; it writes the NEWS entries CPython expects")
+            raise CPythonPRError(
+                f"blurb is not installed for {sys.executable} (log: {res.log}): "
+                "pip install blurb; it writes the NEWS entries CPython expects"
+            )
 
     def _identity(self, repo: Path) -> dict:
         """The user's git identity as their git would use it (global config included)."""
         found = self.user.identity()
         if found:
             return {"name": found[0], "email": found[1], "source": "git config"}
-        self.progress(f"no git identity (user.name, user.email) configured: committing as "
-                      f"{FALLBACK_IDENTITY[0]} <{FALLBACK_IDENTITY[1]}>; amend with "
-                      "`git commit --amend --reset-author` before submitting")
+        self.progress(
+            f"no git identity (user.name, user.email) configured: committing as "
+            f"{FALLBACK_IDENTITY[0]} <{FALLBACK_IDENTITY[1]}>; amend with "
+            "`git commit --amend --reset-author` before submitting"
+        )
         return {"name": FALLBACK_IDENTITY[0], "email": FALLBACK_IDENTITY[1], "source": "fallback"}
 
     # ---------------------------------------------------------------------- the work
-    def _work(self, repo, scratch, base, base_commit, version, py_version, candidates, issue, identity,
-              commits, skipped, evidence, build) -> str | None:
+    def _work(
+        self,
+        repo,
+        scratch,
+        base,
+        base_commit,
+        version,
+        py_version,
+        candidates,
+        issue,
+        identity,
+        commits,
+        skipped,
+        evidence,
+        build,
+    ) -> str | None:
         from cpython_static.series.rebase import Rebaser
 
         tree = scratch / "cpython"
@@ -424,24 +508,41 @@ class BranchMaker:
                 raise _Failed(
                     f"regenerating pristine {base} with autoconf {evidence['fidelity']['autoconf']} does not "
                     f"reproduce its configure ({evidence['fidelity']['detail']}); a regenerated configure "
-                    "would carry changes that are not the patch's, so no branch was made")
+                    "would carry changes that are not the patch's, so no branch was made"
+                )
         # The rebase's classification (clean / offset / fuzz / upstream / conflict),
         # applied to this private clone; its bookkeeping goes to the scratch directory.
-        rebaser = Rebaser(self.cache, self.runner, upstream_source=str(repo), patches_dir=self.patches_dir,
-                          results_dir=scratch / "results", fetcher=self.fetcher(), lock=self.lock(),
-                          jobs=self.jobs, progress=self.progress, target=self.target,
-                          workspace=scratch / "rebase")
+        rebaser = Rebaser(
+            self.cache,
+            self.runner,
+            upstream_source=str(repo),
+            patches_dir=self.patches_dir,
+            results_dir=scratch / "results",
+            fetcher=self.fetcher(),
+            lock=self.lock(),
+            jobs=self.jobs,
+            progress=self.progress,
+            target=self.target,
+            workspace=scratch / "rebase",
+        )
         for patch in candidates:
             with self._timed(f"commit {patch.name}"):
                 outcome = rebaser.apply_patch(patch, tree, version=version, tag=base)
                 self.progress(f"{patch.name}: {outcome.status}" + (f" ({outcome.detail})" if outcome.detail else ""))
                 if outcome.status == "upstream":
-                    skipped.append({"patch": patch.name, "status": "upstream",
-                                    "reason": SKIP_REASONS["upstream"].format(base=base)})
+                    skipped.append(
+                        {
+                            "patch": patch.name,
+                            "status": "upstream",
+                            "reason": SKIP_REASONS["upstream"].format(base=base),
+                        }
+                    )
                     continue
                 if outcome.status not in _APPLIED:
-                    raise _Failed(f"{patch.name} does not apply to {base} ({outcome.status}: {outcome.detail}); "
-                                  f"refresh the series first (cpython-static rebase) — no branch was made")
+                    raise _Failed(
+                        f"{patch.name} does not apply to {base} ({outcome.status}: {outcome.detail}); "
+                        f"refresh the series first (cpython-static rebase) — no branch was made"
+                    )
                 commits.append(self._complete_commit(tree, patch, outcome, issue, py_version, identity))
         if not commits:
             return None
@@ -450,13 +551,17 @@ class BranchMaker:
                 branch_fidelity = self._fidelity(tree)
             evidence["fidelity"]["branch_reproduces"] = branch_fidelity["fidelity"]
             if not branch_fidelity["fidelity"]:
-                raise _Failed("regenerating the branch's configure.ac does not reproduce its committed "
-                              f"configure ({branch_fidelity['detail']}); no branch was made")
+                raise _Failed(
+                    "regenerating the branch's configure.ac does not reproduce its committed "
+                    f"configure ({branch_fidelity['detail']}); no branch was made"
+                )
         if build:
             evidence["build"], evidence["verify"] = self._build(tree, version, tuple(c.patch for c in commits))
             if not (evidence["build"]["ok"] and evidence["verify"]["ok"]):
                 why = evidence["build"].get("error") or (
-                    "verify failed: " + ", ".join(evidence["verify"].get("failed") or [evidence["verify"].get("error", "?")]))
+                    "verify failed: "
+                    + ", ".join(evidence["verify"].get("failed") or [evidence["verify"].get("error", "?")])
+                )
                 raise _Failed(f"the branch's tree does not build and verify statically ({why}); no branch was made")
         return self._git_out(tree, "rev-parse", "HEAD").strip()
 
@@ -480,10 +585,26 @@ class BranchMaker:
         message = commit_message(issue, patch)
         commit.body = message.split("\n\n", 1)[1].strip() if "\n\n" in message else ""
         self._git(tree, "add", "-A")
-        author = {"GIT_AUTHOR_NAME": identity["name"], "GIT_AUTHOR_EMAIL": identity["email"],
-                  "GIT_COMMITTER_NAME": identity["name"], "GIT_COMMITTER_EMAIL": identity["email"]}
-        self._git(tree, "commit", "--quiet", "--amend", "--no-verify", "--reset-author", "--cleanup=whitespace",
-                  "-F", "-", env=author, stdin=message, step=f"git commit {patch.name}")
+        author = {
+            "GIT_AUTHOR_NAME": identity["name"],
+            "GIT_AUTHOR_EMAIL": identity["email"],
+            "GIT_COMMITTER_NAME": identity["name"],
+            "GIT_COMMITTER_EMAIL": identity["email"],
+        }
+        self._git(
+            tree,
+            "commit",
+            "--quiet",
+            "--amend",
+            "--no-verify",
+            "--reset-author",
+            "--cleanup=whitespace",
+            "-F",
+            "-",
+            env=author,
+            stdin=message,
+            step=f"git commit {patch.name}",
+        )
         commit.sha = self._git_out(tree, "rev-parse", "HEAD").strip()
         commit.files = self._git_out(tree, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").split()
         return commit
@@ -498,13 +619,18 @@ class BranchMaker:
         news_dir = tree / "Misc" / "NEWS.d" / "next"
         before = set(news_dir.rglob("*.rst")) if news_dir.is_dir() else set()
         try:
-            self.runner.run(f"blurb add ({patch.name})",
-                            [sys.executable, "-m", "blurb", "add", "--issue", str(issue), "--section", section],
-                            cwd=tree, env={**_GIT_ENV, "EDITOR": editor, "GIT_EDITOR": editor, "VISUAL": None},
-                            stdin="")
+            self.runner.run(
+                f"blurb add ({patch.name})",
+                [sys.executable, "-m", "blurb", "add", "--issue", str(issue), "--section", section],
+                cwd=tree,
+                env={**_GIT_ENV, "EDITOR": editor, "GIT_EDITOR": editor, "VISUAL": None},
+                stdin="",
+            )
         except StepFailed as exc:
-            raise _Failed(f"blurb refused the NEWS entry of {patch.name} (NEWS-Section {section!r}, "
-                          f"NEWS-Entry in its header); log: {exc.log}") from exc
+            raise _Failed(
+                f"blurb refused the NEWS entry of {patch.name} (NEWS-Section {section!r}, "
+                f"NEWS-Entry in its header); log: {exc.log}"
+            ) from exc
         created = sorted(set(news_dir.rglob("*.rst")) - before) if news_dir.is_dir() else []
         if len(created) != 1:
             raise _Failed(f"blurb add for {patch.name} made {len(created)} NEWS files, expected one")
@@ -514,21 +640,31 @@ class BranchMaker:
         """The one write to the user's repository: the commits' objects, then the branch,
         created only if it still does not exist (update-ref with an empty old value)."""
         with self._timed("create branch"):
-            self._git(repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--",
-                      str(scratch / "cpython"), f"refs/heads/{WORK_BRANCH}")
+            self._git(
+                repo,
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--",
+                str(scratch / "cpython"),
+                f"refs/heads/{WORK_BRANCH}",
+            )
             try:
                 self.user.create_branch(branch, head)
             except StepFailed as exc:
-                raise CPythonPRError(f"could not create branch {branch} in {repo} (did it appear meanwhile?); "
-                                     f"log: {exc.log}") from None
+                raise CPythonPRError(
+                    f"could not create branch {branch} in {repo} (did it appear meanwhile?); log: {exc.log}"
+                ) from None
 
     def _push(self, repo: Path, remote: str, branch: str) -> dict:
         with self._timed("push"):
             try:
                 self.user.push(remote, branch)
             except CPythonPRError as exc:
-                raise _Failed(f"branch {branch} was created in {repo}, but {exc}; push it yourself:"
-                              f" git push {remote} {branch}") from None
+                raise _Failed(
+                    f"branch {branch} was created in {repo}, but {exc}; push it yourself: git push {remote} {branch}"
+                ) from None
         return {"remote": remote, "ref": f"refs/heads/{branch}"}
 
     # ---------------------------------------------------------------------- evidence
@@ -546,15 +682,29 @@ class BranchMaker:
         from cpython_static.series.rebase import build_and_verify
 
         # applied: the build passes the options these patches add (versions.toml by_patch).
-        build, verify = build_and_verify(tree, version, self.cache, self.fetcher(), self.lock(), self.runner,
-                                         applied=applied, target=self.target, jobs=self.jobs, progress=self.progress,
-                                         steps=self.steps, label="of the branch")
+        build, verify = build_and_verify(
+            tree,
+            version,
+            self.cache,
+            self.fetcher(),
+            self.lock(),
+            self.runner,
+            applied=applied,
+            target=self.target,
+            jobs=self.jobs,
+            progress=self.progress,
+            steps=self.steps,
+            label="of the branch",
+        )
         if build["ok"]:
             binary = Path(build["binary"])
             build["size_bytes"] = binary.stat().st_size
-            res = self.runner.run("count built-in modules",
-                                  [binary, "-I", "-c", "import sys; print(len(sys.builtin_module_names))"],
-                                  capture=True, check=False)
+            res = self.runner.run(
+                "count built-in modules",
+                [binary, "-I", "-c", "import sys; print(len(sys.builtin_module_names))"],
+                capture=True,
+                check=False,
+            )
             build["modules"] = int(res.output.strip()) if res.returncode == 0 and res.output.strip().isdigit() else None
         return build, verify
 
@@ -573,14 +723,27 @@ class BranchMaker:
         return self._lock
 
     # ----------------------------------------------------------------------- report
-    def _report(self, repo, base, base_commit, py_version, branch, head, commits, skipped, evidence,
-                identity, build) -> dict:
+    def _report(
+        self, repo, base, base_commit, py_version, branch, head, commits, skipped, evidence, identity, build
+    ) -> dict:
         wording = Wording.load()
         phase, series = branch_phase(py_version, self.today, wording.branches)
         target_note = string.Template(wording.branches["phases"][phase]).substitute(series=series)
-        pr = pr_text(wording, commits, evidence, base=base, base_commit=base_commit, py_version=py_version,
-                     target_note=target_note, built=build,
-                     target=(evidence.get("build") or {}).get("target") or self.target) if commits else None
+        pr = (
+            pr_text(
+                wording,
+                commits,
+                evidence,
+                base=base,
+                base_commit=base_commit,
+                py_version=py_version,
+                target_note=target_note,
+                built=build,
+                target=(evidence.get("build") or {}).get("target") or self.target,
+            )
+            if commits
+            else None
+        )
         return {
             "ok": True,
             "repo": str(repo),
@@ -589,13 +752,26 @@ class BranchMaker:
             "version": py_version,
             "branch": branch,
             "head": head,
-            "commits": [{"sha": c.sha, "subject": f"gh-{c.issue}: {c.subject}", "patch": c.patch,
-                         "applied": c.status + (f" ({c.detail})" if c.detail else ""), "issue": c.issue,
-                         "files": c.files, "news": c.news, "configure_options": c.options} for c in commits],
+            "commits": [
+                {
+                    "sha": c.sha,
+                    "subject": f"gh-{c.issue}: {c.subject}",
+                    "patch": c.patch,
+                    "applied": c.status + (f" ({c.detail})" if c.detail else ""),
+                    "issue": c.issue,
+                    "files": c.files,
+                    "news": c.news,
+                    "configure_options": c.options,
+                }
+                for c in commits
+            ],
             "skipped": skipped,
-            "message": None if commits else (
+            "message": None
+            if commits
+            else (
                 f"nothing left to send for {base}: every patch of the series is upstream already, not needed "
-                "for this version or not meant for upstream; no branch was made"),
+                "for this version or not meant for upstream; no branch was made"
+            ),
             "target_branch": {"series": series, "phase": phase, "note": target_note},
             "evidence": evidence,
             "identity": identity,
@@ -604,10 +780,25 @@ class BranchMaker:
         }
 
     # ---------------------------------------------------------------------- plumbing
-    def _git(self, cwd: Path, *args: str, capture: bool = False, check: bool = True, env: dict | None = None,
-             stdin: str | None = None, step: str | None = None):
-        return self.runner.run(step or f"git {args[0]}", ["git", *args], cwd=cwd, env={**_GIT_ENV, **(env or {})},
-                               capture=capture, check=check, stdin=stdin)
+    def _git(
+        self,
+        cwd: Path,
+        *args: str,
+        capture: bool = False,
+        check: bool = True,
+        env: dict | None = None,
+        stdin: str | None = None,
+        step: str | None = None,
+    ):
+        return self.runner.run(
+            step or f"git {args[0]}",
+            ["git", *args],
+            cwd=cwd,
+            env={**_GIT_ENV, **(env or {})},
+            capture=capture,
+            check=check,
+            stdin=stdin,
+        )
 
     def _git_out(self, cwd: Path, *args: str, check: bool = True) -> str:
         res = self._git(cwd, *args, capture=True, check=check)
@@ -628,19 +819,39 @@ def default_branch_name(base: str) -> str:
     return "static-build-" + re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-.")
 
 
-def pr_text(wording: Wording, commits: list[Commit], evidence: dict, *, base: str, base_commit: str,
-            py_version: str, target_note: str, built: bool, target: str | None) -> dict:
+def pr_text(
+    wording: Wording,
+    commits: list[Commit],
+    evidence: dict,
+    *,
+    base: str,
+    base_commit: str,
+    py_version: str,
+    target_note: str,
+    built: bool,
+    target: str | None,
+) -> dict:
     """The PR title and body (Markdown), from the templates and pr.toml."""
     issues = ", ".join(dict.fromkeys(f"gh-{c.issue}" for c in commits))
-    title = template("pr-title.txt.tmpl").substitute(
-        issues=issues, subjects="; ".join(c.subject for c in commits)).strip()
-    summary = (wording.say("summary", "one", version=py_version) if len(commits) == 1 else
-               wording.say("summary", "several", version=py_version, count=len(commits)))
+    title = (
+        template("pr-title.txt.tmpl").substitute(issues=issues, subjects="; ".join(c.subject for c in commits)).strip()
+    )
+    summary = (
+        wording.say("summary", "one", version=py_version)
+        if len(commits) == 1
+        else wording.say("summary", "several", version=py_version, count=len(commits))
+    )
     changes = "\n\n".join(
-        wording.say("change", "item", issue=c.issue, subject=c.subject,
-                    files=", ".join(f"`{f}`" for f in c.files),
-                    body=wrap(c.body, width=10_000, indent="  ") if c.body else "").rstrip()
-        for c in commits)
+        wording.say(
+            "change",
+            "item",
+            issue=c.issue,
+            subject=c.subject,
+            files=", ".join(f"`{f}`" for f in c.files),
+            body=wrap(c.body, width=10_000, indent="  ") if c.body else "",
+        ).rstrip()
+        for c in commits
+    )
     lines = []
     fid = evidence.get("fidelity")
     if fid:
@@ -656,12 +867,20 @@ def pr_text(wording: Wording, commits: list[Commit], evidence: dict, *, base: st
         lines.append(wording.say("evidence", "build_failed", error=b.get("error", "?")))
     else:
         size = b.get("size_bytes")
-        lines.append(wording.say("evidence", "built", target=b.get("target") or target,
-                                 cached=", an identical tree's build reused from the cache" if b.get("cached") else "",
-                                 modules=b.get("modules") if b.get("modules") is not None else "?",
-                                 size_mb=f"{size / 1e6:.1f}" if size else "?"))
+        lines.append(
+            wording.say(
+                "evidence",
+                "built",
+                target=b.get("target") or target,
+                cached=", an identical tree's build reused from the cache" if b.get("cached") else "",
+                modules=b.get("modules") if b.get("modules") is not None else "?",
+                size_mb=f"{size / 1e6:.1f}" if size else "?",
+            )
+        )
         options = [o for c in commits for o in c.options]
-        not_passed = [o for o in options if not any(a == o or a.startswith(o + "=") for a in b.get("configure_args", []))]
+        not_passed = [
+            o for o in options if not any(a == o or a.startswith(o + "=") for a in b.get("configure_args", []))
+        ]
         if not_passed:
             lines.append(wording.say("evidence", "options_not_passed", options=", ".join(f"`{o}`" for o in not_passed)))
         if v and v.get("ok"):
@@ -669,12 +888,19 @@ def pr_text(wording: Wording, commits: list[Commit], evidence: dict, *, base: st
 
             lines.append(wording.say("evidence", "verified", checks=v.get("checks"), names=", ".join(ALL_CHECKS)))
         elif v:
-            lines.append(wording.say("evidence", "verify_failed",
-                                     failed=", ".join(v.get("failed") or [v.get("error", "?")])))
+            lines.append(
+                wording.say("evidence", "verify_failed", failed=", ".join(v.get("failed") or [v.get("error", "?")]))
+            )
     body = template("pr-body.md.tmpl").substitute(
-        summary=summary, changes=changes, evidence="\n".join(lines), target=target_note,
-        tool_version=__version__, patches=", ".join(c.patch for c in commits), base=base,
-        base_commit=base_commit[:12])
+        summary=summary,
+        changes=changes,
+        evidence="\n".join(lines),
+        target=target_note,
+        tool_version=__version__,
+        patches=", ".join(c.patch for c in commits),
+        base=base,
+        base_commit=base_commit[:12],
+    )
     return {"title": title, "body": body.strip() + "\n"}
 
 
@@ -689,10 +915,16 @@ def render_text(report: dict) -> str:
         out.append(report["message"])
         return "\n".join(out)
     ident = report["identity"]
-    out.insert(0, f"branch {report['branch']} in {report['repo']}: {len(report['commits'])} commit(s) on "
-                  f"{report['base']} ({report['base_commit'][:12]}), as {ident['name']} <{ident['email']}>")
+    out.insert(
+        0,
+        f"branch {report['branch']} in {report['repo']}: {len(report['commits'])} commit(s) on "
+        f"{report['base']} ({report['base_commit'][:12]}), as {ident['name']} <{ident['email']}>",
+    )
     out.append(f"  {report['target_branch']['note']}")
-    out.append("  pushed to " + report["pushed"]["remote"] if report["pushed"] else
-               "  not pushed (nothing left this machine); --push REMOTE to push")
+    out.append(
+        "  pushed to " + report["pushed"]["remote"]
+        if report["pushed"]
+        else "  not pushed (nothing left this machine); --push REMOTE to push"
+    )
     out += ["", "PR title:", report["pr"]["title"], "", "PR body:", report["pr"]["body"]]
     return "\n".join(out)

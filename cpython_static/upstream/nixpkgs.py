@@ -19,7 +19,6 @@ as they were.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import string
@@ -29,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpython_static.core.errors import UsageError
-from cpython_static.core.runner import Runner, StepFailed
-from cpython_static.core.git import GIT_ENV, UserRepo
+from cpython_static.core.git import UserRepo
+from cpython_static.core.runner import Runner
 from cpython_static.series.mirror import IDENTITY
 
 DATA_DIR = Path(__file__).resolve().parent / "templates" / "nixpkgs"  # package data
@@ -95,11 +94,13 @@ def load_spec(path: Path = SPEC_FILE, template: Path = MESSAGE_TEMPLATE) -> Spec
     data = tomllib.loads(path.read_text())
     message = string.Template(template.read_text()).substitute(issue=data["issue"])
     return Spec(
-        file=data["file"], markers=tuple(data["markers"]), issue=data["issue"],
-        branch=data["branch"], needs=tuple(data["needs"]),
+        file=data["file"],
+        markers=tuple(data["markers"]),
+        issue=data["issue"],
+        branch=data["branch"],
+        needs=tuple(data["needs"]),
         static=tuple(Flag(f["flag"], tuple(f.get("comment", ()))) for f in data["static"]),
-        guarded=tuple(Guarded(g["guard"], tuple(g["flags"]), tuple(g.get("comment", ())))
-                      for g in data["guarded"]),
+        guarded=tuple(Guarded(g["guard"], tuple(g["flags"]), tuple(g.get("comment", ()))) for g in data["guarded"]),
         message=message.rstrip("\n") + "\n",
     )
 
@@ -113,13 +114,45 @@ class Tok:
     end: int
 
 
-_PATH = re.compile(r"[A-Za-z0-9._+\-]*(?:/[A-Za-z0-9._+\-]+)+/?|~(?:/[A-Za-z0-9._+\-]+)+/?|<[A-Za-z0-9._+\-]+(?:/[A-Za-z0-9._+\-]+)*>")
+_PATH = re.compile(
+    r"[A-Za-z0-9._+\-]*(?:/[A-Za-z0-9._+\-]+)+/?|~(?:/[A-Za-z0-9._+\-]+)+/?|<[A-Za-z0-9._+\-]+(?:/[A-Za-z0-9._+\-]+)*>"
+)
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:[A-Za-z0-9%/?:@&=+$,\-_.!~*']+")
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_'\-]*")
 _NUM = re.compile(r"[0-9]+(?:\.[0-9]*)?(?:[Ee][+-]?[0-9]+)?")
-_PUNCTS = ("...", "${", "++", "//", "==", "!=", "<=", ">=", "&&", "||", "->",
-           "[", "]", "(", ")", "{", "}", ";", "=", ":", ",", "?", "@", ".", "+", "-", "*", "/",
-           "<", ">", "!")
+_PUNCTS = (
+    "...",
+    "${",
+    "++",
+    "//",
+    "==",
+    "!=",
+    "<=",
+    ">=",
+    "&&",
+    "||",
+    "->",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    ";",
+    "=",
+    ":",
+    ",",
+    "?",
+    "@",
+    ".",
+    "+",
+    "-",
+    "*",
+    "/",
+    "<",
+    ">",
+    "!",
+)
 
 
 class NixSyntaxError(NixpkgsError):
@@ -207,7 +240,7 @@ def _skip_string(src: str, i: int) -> int:
             return j + 1
         else:
             j += 1
-    raise NixSyntaxError(f'a string opened at {_where(src, i)} is never closed')
+    raise NixSyntaxError(f"a string opened at {_where(src, i)} is never closed")
 
 
 def _skip_indented(src: str, i: int) -> int:
@@ -215,7 +248,7 @@ def _skip_indented(src: str, i: int) -> int:
     j = i + 2
     while j < len(src):
         if src.startswith("''", j):
-            nxt = src[j + 2:j + 3]
+            nxt = src[j + 2 : j + 3]
             if nxt in ("'", "$"):
                 j += 3  # ''' and ''$ are escapes
             elif nxt == "\\":
@@ -234,8 +267,8 @@ def _skip_indented(src: str, i: int) -> int:
 # -- finding the structures and editing ---------------------------------------------------
 @dataclass
 class Edit:
-    text: str                         # the new file
-    added: list[str] = field(default_factory=list)    # flags this edit adds
+    text: str  # the new file
+    added: list[str] = field(default_factory=list)  # flags this edit adds
     present: list[str] = field(default_factory=list)  # flags the file already had
 
     @property
@@ -264,15 +297,22 @@ def _matching(toks: list[Tok], k: int) -> int:
 def _binding(toks: list[Tok], src: str, name: str) -> tuple[int, int]:
     """Token range (start, end) of the expression bound to attribute ``name`` (exactly
     one binding), ``end`` being the index of its terminating ``;``."""
-    hits = [k for k in range(len(toks) - 1)
-            if toks[k].kind == "id" and toks[k].text == name
-            and toks[k + 1].kind == "punct" and toks[k + 1].text == "="
-            and (k == 0 or toks[k - 1].text in (";", "{", "let"))]
+    hits = [
+        k
+        for k in range(len(toks) - 1)
+        if toks[k].kind == "id"
+        and toks[k].text == name
+        and toks[k + 1].kind == "punct"
+        and toks[k + 1].text == "="
+        and (k == 0 or toks[k - 1].text in (";", "{", "let"))
+    ]
     if not hits:
         raise NixpkgsError(f"no `{name} = …;` attribute")
     if len(hits) > 1:
-        raise NixpkgsError(f"`{name}` is bound {len(hits)} times "
-                           f"({', '.join(_where(src, toks[k].start) for k in hits)}); expected once")
+        raise NixpkgsError(
+            f"`{name}` is bound {len(hits)} times "
+            f"({', '.join(_where(src, toks[k].start) for k in hits)}); expected once"
+        )
     depth = 0
     for j in range(hits[0] + 2, len(toks)):
         t = toks[j]
@@ -291,11 +331,11 @@ def _line_start(src: str, pos: int) -> int:
 
 def _indent(src: str, pos: int) -> str:
     start = _line_start(src, pos)
-    return src[start:pos][:len(src[start:pos]) - len(src[start:pos].lstrip(" \t"))]
+    return src[start:pos][: len(src[start:pos]) - len(src[start:pos].lstrip(" \t"))]
 
 
 def _first_on_line(src: str, pos: int) -> bool:
-    return src[_line_start(src, pos):pos].strip() == ""
+    return src[_line_start(src, pos) : pos].strip() == ""
 
 
 def _rest_of_line_is_comment(src: str, pos: int) -> int | None:
@@ -327,16 +367,21 @@ def edit_configure_flags(src: str, spec: Spec) -> Edit:
         raise NixpkgsError("the function header has no `static ? …` argument")
     lo, hi = _binding(toks, src, "configureFlags")
     # `optionals static [` or `lib.optionals static [`, anywhere inside configureFlags.
-    hits = [k for k in range(lo, hi - 2)
-            if toks[k].text == "optionals" and toks[k + 1].text == "static" and toks[k + 2].text == "["]
+    hits = [
+        k
+        for k in range(lo, hi - 2)
+        if toks[k].text == "optionals" and toks[k + 1].text == "static" and toks[k + 2].text == "["
+    ]
     if not hits:
         raise NixpkgsError("configureFlags has no `optionals static [ … ]` part to extend")
     if len(hits) > 1:
-        raise NixpkgsError(f"configureFlags has {len(hits)} `optionals static [ … ]` parts "
-                           f"({', '.join(_where(src, toks[k].start) for k in hits)}); expected one")
+        raise NixpkgsError(
+            f"configureFlags has {len(hits)} `optionals static [ … ]` parts "
+            f"({', '.join(_where(src, toks[k].start) for k in hits)}); expected one"
+        )
     k = hits[0]
     first = k - 2 if k >= 2 and toks[k - 1].text == "." and toks[k - 2].kind == "id" else k
-    fn = src[toks[first].start:toks[k].end]  # `optionals` or `lib.optionals`, as spelled
+    fn = src[toks[first].start : toks[k].end]  # `optionals` or `lib.optionals`, as spelled
     opening, closing = k + 2, _matching(toks, k + 2)
     L, R = toks[opening].start, toks[closing].start
 
@@ -356,7 +401,7 @@ def edit_configure_flags(src: str, spec: Spec) -> Edit:
     if "\n" in src[L:R]:
         # A multi-line list: items at the indentation of its first line of content.
         body = [ln for ln in src[L:R].split("\n")[1:] if ln.strip()]
-        item = (body[0][:len(body[0]) - len(body[0].lstrip())] if body else _indent(src, R) + "  ")
+        item = body[0][: len(body[0]) - len(body[0].lstrip())] if body else _indent(src, R) + "  "
         close = _indent(src, R) if _first_on_line(src, R) else base
         if static_new:
             text = _render(static_new, item)
@@ -368,7 +413,7 @@ def edit_configure_flags(src: str, spec: Spec) -> Edit:
         # A one-line list becomes a multi-line one so that each flag can carry its reason.
         item, close = base + "  ", base
         if static_new:
-            inner = src[L + 1:R].strip()
+            inner = src[L + 1 : R].strip()
             lines = ([item + inner] if inner else []) + [_render(static_new, item)]
             edits.append((L, R + 1, "[\n" + "\n".join(lines) + "\n" + close + "]"))
     after = toks[closing].end
@@ -376,12 +421,14 @@ def edit_configure_flags(src: str, spec: Spec) -> Edit:
         if leading:  # nixfmt-rfc-style: `++` leads each line; a comment after `]` stays there
             eol = _rest_of_line_is_comment(src, after)
             pos = after if eol is None else eol
-            text = "".join(f"\n{base}++ {fn} ({g.guard}) [\n{_render([(g.comment, fl)], item)}\n{base}]"
-                           for g, fl in guarded_new)
+            text = "".join(
+                f"\n{base}++ {fn} ({g.guard}) [\n{_render([(g.comment, fl)], item)}\n{base}]" for g, fl in guarded_new
+            )
         else:  # the older layout: `] ++ optionals … [` on one line
             pos = after
-            text = "".join(f" ++ {fn} ({g.guard}) [\n{_render([(g.comment, fl)], item)}\n{close}]"
-                           for g, fl in guarded_new)
+            text = "".join(
+                f" ++ {fn} ({g.guard}) [\n{_render([(g.comment, fl)], item)}\n{close}]" for g, fl in guarded_new
+            )
         edits.append((pos, pos, text))
     text = src
     for start, end, repl in sorted(edits, key=lambda e: e[0], reverse=True):
@@ -422,8 +469,9 @@ class Nixpkgs(UserRepo):
         hint = ""
         if self.has(base, "Include/Python.h"):
             hint = " (it looks like a CPython clone: that one goes to `upstream cpython --repo`)"
-        raise NixpkgsError(f"{self.root} is not a nixpkgs checkout{hint}: its commit {base[:12]} "
-                           f"has no {', '.join(missing)}")
+        raise NixpkgsError(
+            f"{self.root} is not a nixpkgs checkout{hint}: its commit {base[:12]} has no {', '.join(missing)}"
+        )
 
     def read(self, rev: str, path: str) -> tuple[str, str]:
         """(mode, text) of ``path`` at ``rev``."""
@@ -447,11 +495,16 @@ class Nixpkgs(UserRepo):
             self.git("replace the file", "update-index", "--cacheinfo", f"{mode},{blob},{path}", env=index)
             tree = self.out("write the tree", "write-tree", env=index)
         name, email = who
-        people = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-                  "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        people = {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+        }
         # --no-gpg-sign: a signing prompt would wait forever without a terminal.
-        return self.out("commit", "commit-tree", "--no-gpg-sign", tree, "-p", base, "-F", "-",
-                        env=people, stdin=message)
+        return self.out(
+            "commit", "commit-tree", "--no-gpg-sign", tree, "-p", base, "-F", "-", env=people, stdin=message
+        )
 
 
 def parse_check(runner: Runner, text: str, label: str) -> str:
@@ -465,15 +518,27 @@ def parse_check(runner: Runner, text: str, label: str) -> str:
         path.write_text(text)
         # --store dummy://: parsing needs no store, and the default local store would create
         # /nix/var/nix as root (and fail for anyone else); no daemon, nothing written.
-        res = runner.run(f"nix-instantiate --parse ({label})",
-                         [program, "--store", "dummy://", "--parse", path], capture=True, check=False)
+        res = runner.run(
+            f"nix-instantiate --parse ({label})",
+            [program, "--store", "dummy://", "--parse", path],
+            capture=True,
+            check=False,
+        )
     if res.returncode != 0:
         raise NixpkgsError(f"nix-instantiate --parse rejects the {label} file; see {res.log}")
     return "ok"
 
 
-def make_commit(repo: Path, runner: Runner, *, branch: str | None = None, base: str = "HEAD",
-                push: str | None = None, spec: Spec | None = None, progress=lambda line: None) -> Outcome:
+def make_commit(
+    repo: Path,
+    runner: Runner,
+    *,
+    branch: str | None = None,
+    base: str = "HEAD",
+    push: str | None = None,
+    spec: Spec | None = None,
+    progress=lambda line: None,
+) -> Outcome:
     spec = spec or load_spec()
     branch = branch or spec.branch
     nix = Nixpkgs(repo, runner, spec)
@@ -493,17 +558,32 @@ def make_commit(repo: Path, runner: Runner, *, branch: str | None = None, base: 
             except NixpkgsError:
                 ours = False
         if not ours:
-            raise NixpkgsError(f"a branch {branch} already exists in {nix.root} and is not this change "
-                               f"(its tip {tip[:12]}: {subject!r}); delete it or choose another --branch")
-        return Outcome(branch, None, base_sha, spec.file,
-                       f"branch {branch} already holds this change ({tip[:12]}); nothing to do",
-                       [], "not needed", existing=tip)
+            raise NixpkgsError(
+                f"a branch {branch} already exists in {nix.root} and is not this change "
+                f"(its tip {tip[:12]}: {subject!r}); delete it or choose another --branch"
+            )
+        return Outcome(
+            branch,
+            None,
+            base_sha,
+            spec.file,
+            f"branch {branch} already holds this change ({tip[:12]}); nothing to do",
+            [],
+            "not needed",
+            existing=tip,
+        )
 
     edit = _edit(original, spec, f"{base}'s")
     if not edit.changed:
-        return Outcome(branch, None, base_sha, spec.file,
-                       f"{base} ({base_sha[:12]}) already passes {', '.join(spec.flags)} for static "
-                       f"builds; nothing to commit", [], "not needed")
+        return Outcome(
+            branch,
+            None,
+            base_sha,
+            spec.file,
+            f"{base} ({base_sha[:12]}) already passes {', '.join(spec.flags)} for static builds; nothing to commit",
+            [],
+            "not needed",
+        )
     # A file nix could not parse before is no proof against our edit: say which it is.
     checked = parse_check(runner, original, "unmodified")
     if checked == "ok":
@@ -517,10 +597,11 @@ def make_commit(repo: Path, runner: Runner, *, branch: str | None = None, base: 
     nix.create_branch(branch, commit)
     message = f"branch {branch}: {spec.subject}"
     if fallback:
-        message += (" (no git identity is configured: committed as "
-                    f"{who[0]} <{who[1]}>; amend with --reset-author before submitting)")
-    outcome = Outcome(branch, commit, base_sha, spec.file, message, edit.added, checked,
-                      author=f"{who[0]} <{who[1]}>")
+        message += (
+            " (no git identity is configured: committed as "
+            f"{who[0]} <{who[1]}>; amend with --reset-author before submitting)"
+        )
+    outcome = Outcome(branch, commit, base_sha, spec.file, message, edit.added, checked, author=f"{who[0]} <{who[1]}>")
     try:
         if push:
             nix.push(push, branch)

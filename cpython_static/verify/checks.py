@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -34,16 +33,15 @@ import signal
 import stat
 import tempfile
 import time
-import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from cpython_static.core.arch import host_arch, target_arch
 from cpython_static.core.errors import UsageError
+from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.runtime import smoke_checks
 from cpython_static.verify.elf import ElfError, ElfInfo, read_elf
-from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.verify.modules import (
     ModuleDiff,
     SeriesTable,
@@ -55,9 +53,20 @@ from cpython_static.verify.modules import (
 from cpython_static.versions import Release
 
 __all__ = [
-    "Check", "VerifyReport", "VerifyError", "verify", "ALL_CHECKS", "SMOKE_CHECKS",
-    "SeriesTable", "ModuleDiff", "load_module_tables", "expected_builtin_modules",
-    "UnverifiedSeries", "compare_modules", "resolve_emulator", "host_arch",
+    "Check",
+    "VerifyReport",
+    "VerifyError",
+    "verify",
+    "ALL_CHECKS",
+    "SMOKE_CHECKS",
+    "SeriesTable",
+    "ModuleDiff",
+    "load_module_tables",
+    "expected_builtin_modules",
+    "UnverifiedSeries",
+    "compare_modules",
+    "resolve_emulator",
+    "host_arch",
     "make_tls_material",
 ]
 
@@ -116,8 +125,13 @@ class VerifyReport:
 
 # ================================================================== emulation
 # qemu-user names the CPUs its own way.
-_QEMU_ARCH = {"x86": "i386", "powerpc64le": "ppc64le", "powerpc64": "ppc64",
-              "powerpc": "ppc", "loongarch64": "loongarch64"}
+_QEMU_ARCH = {
+    "x86": "i386",
+    "powerpc64le": "ppc64le",
+    "powerpc64": "ppc64",
+    "powerpc": "ppc",
+    "loongarch64": "loongarch64",
+}
 
 
 def resolve_emulator(target: str, emulator: Sequence[str] | None, search_path: str) -> list[str]:
@@ -145,6 +159,7 @@ def _timed(fn):
         check = fn(*args, **kwargs)
         check.duration_s = round(time.monotonic() - started, 3)
         return check
+
     return wrapper
 
 
@@ -183,25 +198,27 @@ def check_version(actual: str, wanted: str | None) -> Check:
     return Check("version", same, f"{actual}" + ("" if same else f", expected {wanted}"))
 
 
-def check_builtin_modules(actual: Sequence[str], series: str, target: str,
-                          tables: Mapping[str, SeriesTable]) -> Check:
+def check_builtin_modules(actual: Sequence[str], series: str, target: str, tables: Mapping[str, SeriesTable]) -> Check:
     table = tables.get(series)
     if table is None:
-        return Check("builtin_modules", False,
-                     f"modules.toml has no table for {series}; the binary has: "
-                     + ", ".join(sorted(actual)))
+        return Check(
+            "builtin_modules",
+            False,
+            f"modules.toml has no table for {series}; the binary has: " + ", ".join(sorted(actual)),
+        )
     try:
         expected = expected_builtin_modules(table, target)
     except UnverifiedSeries as exc:
-        return Check("builtin_modules", False,
-                     f"{exc}; the binary has: " + ", ".join(sorted(actual)))
+        return Check("builtin_modules", False, f"{exc}; the binary has: " + ", ".join(sorted(actual)))
     diff = compare_modules(expected, actual)
-    unproven = ("" if table.proven else
-                f" (the {series} table is derived from upstream's sources and not yet proven by a"
-                " build: fill in modules.toml from this report)")
+    unproven = (
+        ""
+        if table.proven
+        else f" (the {series} table is derived from upstream's sources and not yet proven by a"
+        " build: fill in modules.toml from this report)"
+    )
     if diff.ok:
-        return Check("builtin_modules", True,
-                     f"{len(expected)} modules, as expected for {series}" + unproven)
+        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {series}" + unproven)
     return Check("builtin_modules", False, diff.describe(table.excluded) + unproven)
 
 
@@ -210,13 +227,20 @@ def check_no_shared_modules(dynload_dirs: Sequence[str], probe_errors: Sequence[
     if not existing:
         # Without sysconfig only sys.path was searched; say so rather than claim more.
         caveat = f"; {'; '.join(probe_errors)}" if probe_errors else ""
-        return Check("no_shared_modules", True, "no lib-dynload directory (looked at: "
-                     + (", ".join(dynload_dirs) or "nothing") + ")" + caveat)
+        return Check(
+            "no_shared_modules",
+            True,
+            "no lib-dynload directory (looked at: " + (", ".join(dynload_dirs) or "nothing") + ")" + caveat,
+        )
     found = {d: sorted(str(p.relative_to(d)) for p in d.rglob("*.so")) for d in existing}
     if any(found.values()):
-        return Check("no_shared_modules", False, "; ".join(
-            f"{len(names)} shared module(s) in {d}: " + ", ".join(names)
-            for d, names in found.items() if names))
+        return Check(
+            "no_shared_modules",
+            False,
+            "; ".join(
+                f"{len(names)} shared module(s) in {d}: " + ", ".join(names) for d, names in found.items() if names
+            ),
+        )
     return Check("no_shared_modules", True, "no *.so in " + ", ".join(map(str, existing)))
 
 
@@ -266,11 +290,11 @@ def ends_with_zip(binary: Path) -> bool:
 
 def check_stdlib(one_file: bool, executable: str, module_file: str) -> Check:
     if not one_file:
-        return Check("stdlib", True, f"tree layout: the standard library is read from "
-                                     f"{os.path.dirname(module_file)}")
+        return Check("stdlib", True, f"tree layout: the standard library is read from {os.path.dirname(module_file)}")
     inside = module_file.startswith(executable.rstrip("/") + "/")
-    return Check("stdlib", inside, f"json imported from {module_file}"
-                 + ("" if inside else f", not from inside {executable}"))
+    return Check(
+        "stdlib", inside, f"json imported from {module_file}" + ("" if inside else f", not from inside {executable}")
+    )
 
 
 def check_hook(hook: Mapping, one_file: bool, output: str = "") -> Check:
@@ -282,7 +306,7 @@ def check_hook(hook: Mapping, one_file: bool, output: str = "") -> Check:
             # The traceback runs from the mark to the probe's JSON answer (or the log's
             # trailer); its last line is the exception.
             tail = []
-            for line in lines[lines.index(HOOK_FAILED_MARK) + 1:]:
+            for line in lines[lines.index(HOOK_FAILED_MARK) + 1 :]:
                 if line.startswith(("{", "# ---- ")):
                     break
                 if line.strip():
@@ -293,12 +317,21 @@ def check_hook(hook: Mapping, one_file: bool, output: str = "") -> Check:
     problems = [f"{p} not installed" for p in wanted if p not in hook.get("installed", ())]
     problems += [f"import {m} failed: {e}" for m, e in hook.get("import_errors", {}).items()]
     fixups = hook.get("fixups", {})
-    problems += [f"no fix-up ran on importing {m}" for m in HOOK_FIXUPS
-                 if m not in fixups and m not in hook.get("import_errors", {})]
+    problems += [
+        f"no fix-up ran on importing {m}"
+        for m in HOOK_FIXUPS
+        if m not in fixups and m not in hook.get("import_errors", {})
+    ]
     if problems:
         return Check("hook", False, "; ".join(problems))
-    return Check("hook", True, "installed " + ", ".join(hook["installed"]) + "; "
-                 + ", ".join(f"{m}: {how}" for m, how in sorted(fixups.items())))
+    return Check(
+        "hook",
+        True,
+        "installed "
+        + ", ".join(hook["installed"])
+        + "; "
+        + ", ".join(f"{m}: {how}" for m, how in sorted(fixups.items())),
+    )
 
 
 def _last_json_line(output: str, must_start: str) -> dict | None:
@@ -345,8 +378,7 @@ class _Session:
         home.mkdir(exist_ok=True)
         # -I already ignores PYTHON* variables; clearing them also protects children
         # that the smoke checks start without -I (multiprocessing's helpers).
-        return {"TERM": "xterm-256color", "HOME": str(home),
-                "PYTHONPATH": None, "PYTHONHOME": None}
+        return {"TERM": "xterm-256color", "HOME": str(home), "PYTHONPATH": None, "PYTHONHOME": None}
 
     def interpreter(self) -> list[str]:
         return [*self.emulator, str(self.binary)]
@@ -354,16 +386,19 @@ class _Session:
     def probe(self) -> tuple[dict | None, str]:
         """Ask the interpreter about itself; (answer, "") or (None, why it failed)."""
         try:
-            result = self.runner.run("verify: probe interpreter",
-                                     [*self.interpreter(), "-I", "-c", _PROBE],
-                                     env=self.env(), capture=True, check=False,
-                                     timeout=PROBE_TIMEOUT_S)
+            result = self.runner.run(
+                "verify: probe interpreter",
+                [*self.interpreter(), "-I", "-c", _PROBE],
+                env=self.env(),
+                capture=True,
+                check=False,
+                timeout=PROBE_TIMEOUT_S,
+            )
         except StepFailed as exc:
             return None, f"could not run the interpreter ({exc.log})"
         answer = _last_json_line(result.output, "{")
         if result.returncode != 0 or answer is None:
-            return None, (f"interpreter probe failed ({_exit_description(result.returncode)});"
-                          f" log: {result.log}")
+            return None, (f"interpreter probe failed ({_exit_description(result.returncode)}); log: {result.log}")
         # stderr (where main.c reports a failed start-up hook) is in the step's log.
         answer["output"] = Path(result.log).read_text(encoding="utf-8", errors="replace")
         return answer, ""
@@ -385,8 +420,10 @@ class _Session:
     def tls_material(self) -> dict[str, Path]:
         openssl = shutil.which("openssl", path=self.search_path)
         if openssl is None:
-            raise VerifyError("the ssl check needs the openssl command-line tool to create a "
-                              "test CA; install the Debian package openssl")
+            raise VerifyError(
+                "the ssl check needs the openssl command-line tool to create a "
+                "test CA; install the Debian package openssl"
+            )
         return make_tls_material(self.runner, openssl, self.workdir / "tls")
 
     def smoke(self, names: Sequence[str]) -> list[Check]:
@@ -395,8 +432,7 @@ class _Session:
         if "ssl" in names:
             try:
                 tls = self.tls_material()
-                extra += ["--tls-ca", str(tls["ca"]), "--tls-cert", str(tls["cert"]),
-                          "--tls-key", str(tls["key"])]
+                extra += ["--tls-ca", str(tls["ca"]), "--tls-cert", str(tls["cert"]), "--tls-key", str(tls["key"])]
             except StepFailed as exc:
                 checks_by_name["ssl"] = Check("ssl", False, f"creating the test CA failed: {exc}")
         if wrapper := self.child_wrapper():
@@ -409,19 +445,21 @@ class _Session:
     def _run_smoke(self, names: Sequence[str], extra: Sequence[str]) -> dict[str, Check]:
         argv = [*self.interpreter(), "-I", str(SMOKE_SCRIPT), *extra, *names]
         try:
-            result = self.runner.run("verify: smoke checks", argv, env=self.env(),
-                                     capture=True, check=False, timeout=SMOKE_TIMEOUT_S)
+            result = self.runner.run(
+                "verify: smoke checks", argv, env=self.env(), capture=True, check=False, timeout=SMOKE_TIMEOUT_S
+            )
         except StepFailed as exc:  # timed out, or the interpreter could not be started
             culprit = _last_started_check(exc.log)
-            why = ("smoke run did not complete"
-                   + (f" (last check started: {culprit})" if culprit else "") + f": {exc}")
+            why = "smoke run did not complete" + (f" (last check started: {culprit})" if culprit else "") + f": {exc}"
             return {n: Check(n, False, why) for n in names}
         report = _last_json_line(result.output, '{"checks"')
         if report is None:
             culprit = _last_started_check(result.log)
-            why = (f"interpreter {_exit_description(result.returncode)} without a report"
-                   + (f" (last check started: {culprit})" if culprit else "")
-                   + f"; log: {result.log}")
+            why = (
+                f"interpreter {_exit_description(result.returncode)} without a report"
+                + (f" (last check started: {culprit})" if culprit else "")
+                + f"; log: {result.log}"
+            )
             return {n: Check(n, False, why) for n in names}
         reported = {c["name"]: c for c in report["checks"]}
         out = {}
@@ -478,19 +516,42 @@ def make_tls_material(runner: Runner, openssl: str, directory: Path) -> dict[str
     (directory / "ca.cnf").write_text(_CA_CONFIG)
     (directory / "server.cnf").write_text(_SERVER_CONFIG)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    runner.run("verify: create test CA", [
-        openssl, "req", "-x509", "-config", "ca.cnf", *ec, "-days", "2",
-        "-keyout", "ca.key", "-out", "ca.pem"], cwd=directory)
-    runner.run("verify: create server key", [
-        openssl, "req", "-new", "-config", "server.cnf", *ec,
-        "-keyout", "server.key", "-out", "server.csr"], cwd=directory)
-    runner.run("verify: sign server certificate", [
-        openssl, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "2",
-        "-extfile", "server.cnf", "-extensions", "v3_server", "-out", "server.pem"],
-        cwd=directory)
-    return {"ca": directory / "ca.pem", "cert": directory / "server.pem",
-            "key": directory / "server.key"}
+    runner.run(
+        "verify: create test CA",
+        [openssl, "req", "-x509", "-config", "ca.cnf", *ec, "-days", "2", "-keyout", "ca.key", "-out", "ca.pem"],
+        cwd=directory,
+    )
+    runner.run(
+        "verify: create server key",
+        [openssl, "req", "-new", "-config", "server.cnf", *ec, "-keyout", "server.key", "-out", "server.csr"],
+        cwd=directory,
+    )
+    runner.run(
+        "verify: sign server certificate",
+        [
+            openssl,
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            str(int.from_bytes(os.urandom(8), "big")),
+            "-days",
+            "2",
+            "-extfile",
+            "server.cnf",
+            "-extensions",
+            "v3_server",
+            "-out",
+            "server.pem",
+        ],
+        cwd=directory,
+    )
+    return {"ca": directory / "ca.pem", "cert": directory / "server.pem", "key": directory / "server.key"}
 
 
 # ===================================================================== verify
@@ -499,8 +560,7 @@ def _selected(only: Sequence[str] | None) -> list[str]:
         return list(ALL_CHECKS)
     unknown = sorted(set(only) - set(ALL_CHECKS))
     if unknown or not only:
-        raise VerifyError(f"unknown check(s) {', '.join(unknown) or '(none selected)'}; "
-                          f"known: {', '.join(ALL_CHECKS)}")
+        raise VerifyError(f"unknown check(s) {', '.join(unknown) or '(none selected)'}; known: {', '.join(ALL_CHECKS)}")
     return [name for name in ALL_CHECKS if name in set(only)]
 
 
@@ -513,8 +573,9 @@ def _read_binary(binary: Path) -> ElfInfo:
         raise VerifyError(f"cannot verify {binary}: {exc}") from None
 
 
-def _probed_checks(session: _Session, selected: list[str], version: str | None,
-                   target: str) -> tuple[list[Check], dict | None]:
+def _probed_checks(
+    session: _Session, selected: list[str], version: str | None, target: str
+) -> tuple[list[Check], dict | None]:
     started = time.monotonic()
     answer, why = session.probe()
     elapsed = round(time.monotonic() - started, 3)
@@ -526,11 +587,10 @@ def _probed_checks(session: _Session, selected: list[str], version: str | None,
     makers = {
         "version": lambda: check_version(actual_version, version),
         "builtin_modules": lambda: check_builtin_modules(
-            answer["builtin_module_names"], series, target, load_module_tables()),
-        "no_shared_modules": lambda: check_no_shared_modules(answer["dynload_dirs"],
-                                                             answer["errors"]),
-        "stdlib": lambda: check_stdlib(ends_with_zip(session.binary), answer["executable"],
-                                       answer["stdlib_module"]),
+            answer["builtin_module_names"], series, target, load_module_tables()
+        ),
+        "no_shared_modules": lambda: check_no_shared_modules(answer["dynload_dirs"], answer["errors"]),
+        "stdlib": lambda: check_stdlib(ends_with_zip(session.binary), answer["executable"], answer["stdlib_module"]),
         "hook": lambda: check_hook(answer["hook"], ends_with_zip(session.binary), answer["output"]),
     }
     return [_timed(makers[n])() for n in wanted], answer
@@ -576,8 +636,11 @@ def verify(
             checks += probed
             smoke_names = [n for n in runtime if n in SMOKE_CHECKS]
             if only is None and answer is not None:
-                smoke_names = [n for n in smoke_names if n not in smoke_checks.REQUIRES
-                               or smoke_checks.REQUIRES[n] in _series_modules(answer, target)]
+                smoke_names = [
+                    n
+                    for n in smoke_names
+                    if n not in smoke_checks.REQUIRES or smoke_checks.REQUIRES[n] in _series_modules(answer, target)
+                ]
             if smoke_names:
                 checks += session.smoke(smoke_names)
     return VerifyReport(

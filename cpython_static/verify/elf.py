@@ -104,8 +104,7 @@ class _Reader:
     def read(self, offset: int, length: int, what: str) -> bytes:
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ElfError(
-                f"truncated ELF: {what} needs bytes {offset}..{offset + length}"
-                f" but the file has {self.size}"
+                f"truncated ELF: {what} needs bytes {offset}..{offset + length} but the file has {self.size}"
             )
         self._fh.seek(offset)
         data = self._fh.read(length)
@@ -136,8 +135,7 @@ class _Parser:
 
     def header(self) -> dict[str, int]:
         a = self.addr
-        names = ("type machine version entry phoff shoff flags ehsize "
-                 "phentsize phnum shentsize shnum shstrndx").split()
+        names = ("type machine version entry phoff shoff flags ehsize phentsize phnum shentsize shnum shstrndx").split()
         values = self.unpack(f"HHI{a}{a}{a}IHHHHHH", 16, "ELF header")
         return dict(zip(names, values))
 

@@ -4,9 +4,9 @@ and the comparison of a binary's ``sys.builtin_module_names`` against them."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 MODULES_TOML = Path(__file__).resolve().parents[1] / "modules.toml"
 
@@ -38,9 +38,15 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
         if add & remove:
             raise ValueError(f"modules.toml: {series}/{target} adds and removes {sorted(add & remove)}")
         targets[target] = (add, remove)
-    return SeriesTable(series, derived, builtin, excluded, targets,
-                       note=str(raw.get("reason", raw.get("sources", ""))),
-                       proven=bool(raw.get("proven", True)))
+    return SeriesTable(
+        series,
+        derived,
+        builtin,
+        excluded,
+        targets,
+        note=str(raw.get("reason", raw.get("sources", ""))),
+        proven=bool(raw.get("proven", True)),
+    )
 
 
 def load_module_tables(path: Path | None = None) -> dict[str, SeriesTable]:
@@ -78,8 +84,7 @@ class ModuleDiff:
         if self.unexpected:
             # An unexpected module we excluded on purpose is worth its reason: the
             # build engine probably forgot the flag that keeps it out.
-            shown = [f"{m} (excluded: {excluded[m]})" if m in excluded else m
-                     for m in self.unexpected]
+            shown = [f"{m} (excluded: {excluded[m]})" if m in excluded else m for m in self.unexpected]
             parts.append("unexpected: " + ", ".join(shown))
         return "; ".join(parts)
 

@@ -22,8 +22,9 @@ def pytest_collection_modifyitems(items):
 
 def run_cli(*args, timeout=5400):
     started = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "cpython_static", *args],
-                         capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(
+        [sys.executable, "-m", "cpython_static", *args], capture_output=True, text=True, timeout=timeout
+    )
     res.duration = time.monotonic() - started
     return res
 

@@ -32,8 +32,9 @@ def _check_ids_unknown() -> None:
             entry = lookup(ident)
         except KeyError:
             continue
-        raise AssertionError(f"{what} id {ident} exists on this host ({entry}); the tests "
-                             f"need an id with no entry: change roots.UID/GID")
+        raise AssertionError(
+            f"{what} id {ident} exists on this host ({entry}); the tests need an id with no entry: change roots.UID/GID"
+        )
 
 
 @functools.cache
@@ -57,9 +58,15 @@ def _jail() -> tuple[str, str]:
             continue
         with tempfile.TemporaryDirectory() as empty:
             os.chmod(empty, 0o755)
-            res = subprocess.run([*_prefix(kind, tool, empty), PROBE], check=False, env={},
-                                 stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                 timeout=30)
+            res = subprocess.run(
+                [*_prefix(kind, tool, empty), PROBE],
+                check=False,
+                env={},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
         if res.returncode != 0 and PROBE in res.stderr and "No such file" in res.stderr:
             return kind, tool
         failures.append((res.stderr.strip().splitlines() or [f"{kind}: exit status {res.returncode}"])[-1])
@@ -75,8 +82,13 @@ def _prefix(kind: str, tool: str, root: str | os.PathLike[str]) -> list[str]:
 class Root:
     """An empty directory with a copy of ``binary`` at ``python`` (a path inside the root)."""
 
-    def __init__(self, directory: Path, binary: str | os.PathLike[str], python: str = "/python3",
-                 emulator: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        binary: str | os.PathLike[str],
+        python: str = "/python3",
+        emulator: str | os.PathLike[str] | None = None,
+    ):
         self.path = Path(directory)
         self.path.mkdir(parents=True, exist_ok=True)
         # pytest makes tmp_path 0700; after the chroot, "/" is this directory and the
@@ -108,13 +120,14 @@ class Root:
         os.chmod(target, mode)
         return target
 
-    def run(self, *args: str, env: dict[str, str] | None = None, stdin: str = "",
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """Run the interpreter with ``args`` inside the root; ``env`` is the whole
         environment (empty by default, as `env -i`).  stdin, stdout and stderr are pipes:
         there is no /dev/null to use inside the root."""
         kind, tool = _jail()
-        argv = [*_prefix(kind, tool, self.path), *([self.emulator] if self.emulator else []),
-                self.python, *args]
-        return subprocess.run(argv, check=False, env=dict(env or {}), input=stdin, capture_output=True,
-                              text=True, timeout=timeout)
+        argv = [*_prefix(kind, tool, self.path), *([self.emulator] if self.emulator else []), self.python, *args]
+        return subprocess.run(
+            argv, check=False, env=dict(env or {}), input=stdin, capture_output=True, text=True, timeout=timeout
+        )

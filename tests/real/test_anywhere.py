@@ -94,8 +94,10 @@ def test_stdlib_works_in_an_empty_root(root):
 @pytest.mark.parametrize("term", ["xterm", "screen", "tmux", "vt100", "linux", "dumb"])
 def test_terminfo_fallbacks(root, term):
     # Only the entries compiled into ncurses exist here; an unknown name must fail.
-    code = ("import curses, os; r, w = os.pipe(); curses.setupterm(%r, w); "
-            "print(curses.tigetstr('cr'))")  # carriage return: even `dumb` has it
+    code = (
+        "import curses, os; r, w = os.pipe(); curses.setupterm(%r, w); "
+        "print(curses.tigetstr('cr'))"
+    )  # carriage return: even `dumb` has it
     assert run_ok(root, "-c", code % term) == "b'\\r'\n"
     res = root.run("-c", code % "no-such-terminal")
     assert res.returncode != 0 and "curses.error" in res.stderr, res.stderr
@@ -105,9 +107,11 @@ def test_terminfo_fallbacks(root, term):
 def test_the_binary_is_its_own_prefix_and_library(root):
     # json comes from the archive (its __file__ is the .pyc beside the .py, as for any
     # zip on sys.path); os is frozen into the interpreter, __file__ named after the library.
-    code = ("import sys, os, json; print(sys.executable, sys.prefix, sys.exec_prefix, "
-            "sys.base_prefix); print(os.path.dirname(json.__file__)); print(os.__file__); "
-            "print(sys.path)")
+    code = (
+        "import sys, os, json; print(sys.executable, sys.prefix, sys.exec_prefix, "
+        "sys.base_prefix); print(os.path.dirname(json.__file__)); print(os.__file__); "
+        "print(sys.path)"
+    )
     assert run_ok(root, "-I", "-c", code).splitlines() == [
         "/python3 / / /",
         "/python3/json",
@@ -124,7 +128,9 @@ def test_prefix_of_an_installed_layout(build_x86_64, tmp_path):
 
 
 def test_command_line_options(root):
-    flags = "import sys; print(sys.flags.isolated, sys.flags.no_site, sys.flags.ignore_environment, 'site' in sys.modules)"
+    flags = (
+        "import sys; print(sys.flags.isolated, sys.flags.no_site, sys.flags.ignore_environment, 'site' in sys.modules)"
+    )
     assert run_ok(root, "-I", "-c", flags) == "1 0 1 True\n"
     assert run_ok(root, "-S", "-c", flags) == "0 1 0 False\n"
     # PYTHONPATH is honoured, before the library, unless -E (or -I) says otherwise.
@@ -151,15 +157,15 @@ def test_tracebacks_and_inspect_show_library_source(root):
 
 # ================================================================ CA certificates
 CA_FILES = [
-    "/etc/ssl/certs/ca-certificates.crt",               # Debian, Ubuntu, Arch, Gentoo
-    "/etc/pki/tls/certs/ca-bundle.crt",                 # RHEL/Fedora 6-era
-    "/etc/ssl/ca-bundle.pem",                           # SUSE
-    "/etc/pki/tls/cacert.pem",                          # OpenELEC
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Arch, Gentoo
+    "/etc/pki/tls/certs/ca-bundle.crt",  # RHEL/Fedora 6-era
+    "/etc/ssl/ca-bundle.pem",  # SUSE
+    "/etc/pki/tls/cacert.pem",  # OpenELEC
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # RHEL/CentOS 7+, Fedora
-    "/etc/ssl/cert.pem",                                # Alpine
+    "/etc/ssl/cert.pem",  # Alpine
     "/etc/ca-certificates/extracted/tls-ca-bundle.pem",  # Arch's real file
 ]
-CA_DIRS = ["/etc/ssl/certs", "/etc/pki/tls/certs"]      # hashed, c_rehash style
+CA_DIRS = ["/etc/ssl/certs", "/etc/pki/tls/certs"]  # hashed, c_rehash style
 
 CLIENT = textwrap.dedent("""
     import socket, ssl, sys
@@ -216,8 +222,9 @@ def tls(tmp_path_factory):
     runner = Runner(base / "logs")
     material = make_tls_material(runner, openssl, base / "ca")
     other = make_tls_material(runner, openssl, base / "other-ca")
-    digest = subprocess.run([openssl, "x509", "-hash", "-noout", "-in", material["ca"]],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    digest = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", material["ca"]], capture_output=True, text=True, check=True
+    ).stdout.strip()
     server = TlsServer(material["cert"], material["key"])
     yield {"ca": material["ca"], "other_ca": other["ca"], "hash": digest, "port": server.port}
     server.close()

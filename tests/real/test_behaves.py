@@ -27,18 +27,25 @@ def python(build_x86_64, tmp_path_factory) -> Path:
 
 def run(argv, env=None, **kw):
     base = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
-    res = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=600,
-                         env={**base, **(env or {})}, **kw)
+    res = subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, timeout=600, env={**base, **(env or {})}, **kw
+    )
     return res
 
 
 def test_paths_are_those_of_an_installed_python(python):
-    res = run([python, "-c", """
+    res = run(
+        [
+            python,
+            "-c",
+            """
 import json, sys, os, sysconfig
 print(json.dumps({"executable": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
   "path": sys.path, "os": os.__file__, "purelib": sysconfig.get_paths()["purelib"],
   "platform": sysconfig.get_platform()}))
-"""])
+""",
+        ]
+    )
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)
     prefix = str(python.parent.parent)
@@ -70,13 +77,21 @@ def test_tracebacks_and_inspect_show_stdlib_source(python):
     res = run([python, "-c", "import json; json.loads('{')"])
     assert res.returncode == 1
     assert f"{python}/json/decoder.py" in res.stderr and "obj, end = self.scan_once(s, idx)" in res.stderr, res.stderr
-    res = run([python, "-c", "import inspect, json.decoder; print(inspect.getsource(json.decoder.JSONDecoder.raw_decode))"])
+    res = run(
+        [python, "-c", "import inspect, json.decoder; print(inspect.getsource(json.decoder.JSONDecoder.raw_decode))"]
+    )
     assert res.returncode == 0 and "def raw_decode(self, s, idx=0):" in res.stdout, res.stderr
 
 
 def test_resources_of_embedded_packages(python):
-    res = run([python, "-c", "import importlib.resources as r; "
-                             "print(any(p.name.startswith('pip-') for p in (r.files('ensurepip') / '_bundled').iterdir()))"])
+    res = run(
+        [
+            python,
+            "-c",
+            "import importlib.resources as r; "
+            "print(any(p.name.startswith('pip-') for p in (r.files('ensurepip') / '_bundled').iterdir()))",
+        ]
+    )
     assert res.stdout.strip() == "True", res.stderr
 
 
@@ -86,7 +101,9 @@ def _pure_wheel(directory: Path, name: str, version: str, tag: str = "py3-none-a
     with zipfile.ZipFile(path, "w") as whl:
         whl.writestr(f"{name}/__init__.py", body or f"VERSION = {version!r}\n")
         whl.writestr(f"{dist}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        whl.writestr(f"{dist}.dist-info/WHEEL", f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n")
+        whl.writestr(
+            f"{dist}.dist-info/WHEEL", f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n"
+        )
         whl.writestr(f"{dist}.dist-info/RECORD", "")
     return path
 
@@ -149,8 +166,9 @@ def test_importing_a_shared_object_says_why_not(python, tmp_path):
     # One with this interpreter's own suffix, one as a glibc build of CPython names it
     # (a suffix this interpreter does not even look for): both must say why.
     for name, suffix in (("native", ".so"), ("foreign", f".cpython-{TAG[2:]}-x86_64-linux-gnu.so")):
-        ext = subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / f"{name}{suffix}", src],
-                             capture_output=True, text=True)
+        ext = subprocess.run(
+            ["cc", "-shared", "-fPIC", "-o", tmp_path / f"{name}{suffix}", src], capture_output=True, text=True
+        )
         assert ext.returncode == 0, ext.stderr
         res = run([python, "-c", f"import {name}"], env={"PYTHONPATH": str(tmp_path)})
         assert res.returncode == 1

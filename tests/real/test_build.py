@@ -8,11 +8,39 @@ from cpython_static.verify.elf import read_elf
 
 from .conftest import VERSION, run_cli
 
-REQUIRED_CHECKS = {"static", "builtin_modules", "ssl", "hashlib", "sqlite3", "compression", "ctypes",
-                   "decimal", "readline", "curses", "uuid", "dbm", "zoneinfo", "multiprocessing",
-                   "asyncio_subprocess"}
-IMPORTS = ["ssl", "sqlite3", "lzma", "bz2", "zlib", "ctypes", "decimal", "readline", "curses",
-           "uuid", "dbm", "dbm.gnu", "dbm.ndbm", "zoneinfo"]
+REQUIRED_CHECKS = {
+    "static",
+    "builtin_modules",
+    "ssl",
+    "hashlib",
+    "sqlite3",
+    "compression",
+    "ctypes",
+    "decimal",
+    "readline",
+    "curses",
+    "uuid",
+    "dbm",
+    "zoneinfo",
+    "multiprocessing",
+    "asyncio_subprocess",
+}
+IMPORTS = [
+    "ssl",
+    "sqlite3",
+    "lzma",
+    "bz2",
+    "zlib",
+    "ctypes",
+    "decimal",
+    "readline",
+    "curses",
+    "uuid",
+    "dbm",
+    "dbm.gnu",
+    "dbm.ndbm",
+    "zoneinfo",
+]
 
 
 def test_build_json_and_binary(build_x86_64):
@@ -23,8 +51,20 @@ def test_build_json_and_binary(build_x86_64):
     assert result["duration_s"] >= 0
     elf = read_elf(binary)
     assert elf.interpreter is None and elf.needed == []
-    assert {"_ssl", "_sqlite3", "_lzma", "_bz2", "zlib", "_ctypes", "_decimal", "readline",
-            "_curses", "_uuid", "_gdbm", "_dbm"} <= set(result["modules"])
+    assert {
+        "_ssl",
+        "_sqlite3",
+        "_lzma",
+        "_bz2",
+        "zlib",
+        "_ctypes",
+        "_decimal",
+        "readline",
+        "_curses",
+        "_uuid",
+        "_gdbm",
+        "_dbm",
+    } <= set(result["modules"])
 
 
 def test_build_verified_every_check(build_x86_64):
@@ -45,8 +85,13 @@ def test_verify_command_agrees(build_x86_64):
 def test_imports_without_the_host(build_x86_64, tmp_path):
     result, _ = build_x86_64
     code = "import " + ", ".join(IMPORTS) + "; from zoneinfo import ZoneInfo; print(ZoneInfo('Europe/Paris'))"
-    out = subprocess.run([result["binary"], "-I", "-c", code], capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=60)
+    out = subprocess.run(
+        [result["binary"], "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "Europe/Paris"
 

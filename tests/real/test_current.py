@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from cpython_static.build.sources import Fetcher, SourceError, load_lock
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner
-from cpython_static.build.sources import Fetcher, SourceError, load_lock
 from cpython_static.versions import Release
 
 from .conftest import run_cli

@@ -38,6 +38,7 @@ DRIVER = textwrap.dedent("""
 
 def _variant(tmp_path, configure_extra: str) -> Path:
     from cpython_static.build.libraries import _recipes_dir
+
     recipes = tmp_path / "recipes"
     recipes.mkdir()
     text = _recipes_dir().joinpath("zlib.toml").read_text()
@@ -56,8 +57,12 @@ def test_broken_library_names_step_log_and_tail(tmp_path):
     cache = Cache()
     recipes = _variant(tmp_path, ', "--no-such-option"')
     before = _state(cache)
-    res = subprocess.run([sys.executable, "-c", DRIVER, str(recipes), str(tmp_path / "logs")],
-                         capture_output=True, text=True, timeout=900)
+    res = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(recipes), str(tmp_path / "logs")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert res.returncode != 0
     assert "step 'zlib:configure' failed" in res.stderr
     assert "log: " + str(tmp_path / "logs") in res.stderr
@@ -69,17 +74,31 @@ def test_ctrl_c_leaves_nothing_half_written(tmp_path):
     cache = Cache()
     # A configure that takes a while, so the interrupt lands inside a step.
     recipes = _variant(tmp_path, "")
-    (recipes / "zlib.toml").write_text((recipes / "zlib.toml").read_text().replace(
-        'build = "autotools"', 'build = "autotools"\nconfigure_script = "./slow-configure"'))
+    (recipes / "zlib.toml").write_text(
+        (recipes / "zlib.toml")
+        .read_text()
+        .replace('build = "autotools"', 'build = "autotools"\nconfigure_script = "./slow-configure"')
+    )
     before = _state(cache)
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER.replace(
-        "b.build_all", "import cpython_static.build.sources as s\n"
-        "orig = s.extract\n"
-        "def ex(a, d):\n"
-        "    r = orig(a, d); (r / 'slow-configure').write_text('#!/bin/sh\\nsleep 60\\n'); (r / 'slow-configure').chmod(0o755); return r\n"
-        "libraries.extract = ex\n"
-        "b.build_all"), str(recipes), str(tmp_path / "logs")],
-        stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            DRIVER.replace(
+                "b.build_all",
+                "import cpython_static.build.sources as s\n"
+                "orig = s.extract\n"
+                "def ex(a, d):\n"
+                "    r = orig(a, d); (r / 'slow-configure').write_text('#!/bin/sh\\nsleep 60\\n'); (r / 'slow-configure').chmod(0o755); return r\n"
+                "libraries.extract = ex\n"
+                "b.build_all",
+            ),
+            str(recipes),
+            str(tmp_path / "logs"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         logs = list((tmp_path / "logs").glob("*configure*")) if (tmp_path / "logs").is_dir() else []

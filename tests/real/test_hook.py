@@ -58,7 +58,10 @@ def test_cache_tree_without_hook_is_not_what_ships(build_x86_64, cache):
     """The interpreter in the cache (no archive, no hook beside it) is not verified as
     shipped: the hook check says the hook is not loaded."""
     result = build_x86_64[0]
-    interpreter = next(Path(e) for e in (cache.root / "cpython").glob("*/install/bin/python3.13")
-                       if Path(e).stat().st_size == result["unstripped_size_bytes"])
+    interpreter = next(
+        Path(e)
+        for e in (cache.root / "cpython").glob("*/install/bin/python3.13")
+        if Path(e).stat().st_size == result["unstripped_size_bytes"]
+    )
     _, hook = _hook_check(interpreter)
     assert not hook["ok"] and "not loaded" in hook["detail"]

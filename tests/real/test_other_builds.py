@@ -35,8 +35,18 @@ def test_311_one_file_runs_alone(build_311, tmp_path):
     exe = tmp_path / "bin" / "python3.11"
     exe.parent.mkdir()
     shutil.copy2(build_311["binary"], exe)
-    res = subprocess.run([exe, "-I", "-c", "import sys, json, ssl, zoneinfo; print(sys.prefix, json.__file__); "
-                          "print(zoneinfo.ZoneInfo('Europe/Paris'))"],
-                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    res = subprocess.run(
+        [
+            exe,
+            "-I",
+            "-c",
+            "import sys, json, ssl, zoneinfo; print(sys.prefix, json.__file__); "
+            "print(zoneinfo.ZoneInfo('Europe/Paris'))",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
     assert res.returncode == 0 and res.stderr == "", res.stderr
     assert res.stdout.splitlines() == [f"{tmp_path} {exe}/json/__init__.pyc", "Europe/Paris"]

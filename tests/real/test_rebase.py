@@ -28,8 +28,17 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
 
 
 def rebase(upstream_repo, patches_dir, tmp_path, *args):
-    res = run_cli("rebase", *args, "--upstream", str(upstream_repo), "--patches", str(patches_dir),
-                  "--results", str(tmp_path / "results"), "--json")
+    res = run_cli(
+        "rebase",
+        *args,
+        "--upstream",
+        str(upstream_repo),
+        "--patches",
+        str(patches_dir),
+        "--results",
+        str(tmp_path / "results"),
+        "--json",
+    )
     report = json.loads(res.stdout) if res.stdout.strip().startswith("{") else None
     return res, report
 
@@ -180,8 +189,9 @@ def test_superseded_is_proved_by_building(upstream_repo, tmp_path):
     (series / "0003-readme-note.patch").write_text(NOOP)
     with open(series / "series", "a") as f:
         f.write("0003-readme-note.patch\n")
-    res, report = rebase(upstream_repo, series, tmp_path, "v3.13.15", "--no-build",
-                         "--check-superseded", "0003-readme-note.patch")
+    res, report = rebase(
+        upstream_repo, series, tmp_path, "v3.13.15", "--no-build", "--check-superseded", "0003-readme-note.patch"
+    )
     assert res.returncode == 0 and report["ok"], res.stderr[-3000:]
     outcome = next(p for p in report["patches"] if p["name"] == "0003-readme-note.patch")
     assert outcome["status"] == "superseded" and "builds and verifies without it" in outcome["detail"]

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.core.cache import Cache
-from cpython_static.series.rebase import check_fidelity
-from cpython_static.core.runner import Runner
 from cpython_static.build.sources import Fetcher, load_lock
+from cpython_static.core.cache import Cache
+from cpython_static.core.runner import Runner
+from cpython_static.series.rebase import check_fidelity
 
 from .conftest import run_cli
 
@@ -27,14 +27,25 @@ REPO = Path(__file__).resolve().parents[2]
 # blurb refuses gh-issue numbers below 32426 (CPython's GitHub issues start there), so the
 # tests use a plausible one rather than 12345.
 ISSUE = "120000"
-NEWS_NAME = re.compile(rf"Misc/NEWS\.d/next/(?P<section>[A-Za-z_-]+)/\d{{4}}-\d\d-\d\d-\d\d-\d\d-\d\d"
-                       rf"\.gh-issue-{ISSUE}\.[A-Za-z0-9_-]{{6}}\.rst")
+NEWS_NAME = re.compile(
+    rf"Misc/NEWS\.d/next/(?P<section>[A-Za-z_-]+)/\d{{4}}-\d\d-\d\d-\d\d-\d\d-\d\d"
+    rf"\.gh-issue-{ISSUE}\.[A-Za-z0-9_-]{{6}}\.rst"
+)
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          env={"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "PATH": "/usr/bin:/bin",
-                               "GIT_OPTIONAL_LOCKS": "0"}).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "PATH": "/usr/bin:/bin",
+            "GIT_OPTIONAL_LOCKS": "0",
+        },
+    ).stdout
 
 
 def snapshot(repo: Path) -> dict:
@@ -76,14 +87,21 @@ def test_branch_for_v3_11_2_is_built_verified_and_reproducible(clone, tmp_path):
 
     # One commit per patch, in series order, each in CPython's convention.
     assert [c["patch"] for c in report["commits"]] == [
-        "0001-configure-add-disable-xxlimited-modules.patch", "0002-ctypes-importable-without-dlopen.patch"]
+        "0001-configure-add-disable-xxlimited-modules.patch",
+        "0002-ctypes-importable-without-dlopen.patch",
+    ]
     assert report["skipped"] == []
     log = git(clone, "log", "--format=%s", f"v3.11.2..{branch}").splitlines()
-    assert log == [f"gh-{ISSUE}: Keep ctypes importable when the interpreter cannot dlopen() itself",
-                   f"gh-{ISSUE}: Add configure option --disable-xxlimited-modules"]
+    assert log == [
+        f"gh-{ISSUE}: Keep ctypes importable when the interpreter cannot dlopen() itself",
+        f"gh-{ISSUE}: Add configure option --disable-xxlimited-modules",
+    ]
     xx = report["commits"][0]["sha"]
     assert set(git(clone, "diff-tree", "--no-commit-id", "--name-only", "-r", xx).split()) >= {
-        "configure.ac", "configure", "Doc/using/configure.rst"}
+        "configure.ac",
+        "configure",
+        "Doc/using/configure.rst",
+    }
 
     # The whole branch against the base.
     changed = git(clone, "diff", "--name-only", "v3.11.2", branch).split()
@@ -107,7 +125,7 @@ def test_branch_for_v3_11_2_is_built_verified_and_reproducible(clone, tmp_path):
     doc = git(clone, "show", f"{branch}:Doc/using/configure.rst")
     at = doc.index(".. cmdoption:: --disable-xxlimited-modules")
     assert doc.index(".. cmdoption:: --disable-test-modules") < at < doc.index(".. cmdoption:: --with-ensurepip")
-    assert ".. versionadded:: 3.11.3" in doc[at:doc.index(".. cmdoption:: --with-ensurepip")]
+    assert ".. versionadded:: 3.11.3" in doc[at : doc.index(".. cmdoption:: --with-ensurepip")]
 
     # configure is regenerated (it has the option) and reproducible: the exact autoconf
     # 3.11.2's configure names, run on the branch's configure.ac, gives the committed
@@ -133,8 +151,10 @@ def test_branch_for_v3_11_2_is_built_verified_and_reproducible(clone, tmp_path):
 
     # The PR text says what was done and what was proven.
     pr = report["pr"]
-    assert pr["title"] == (f"gh-{ISSUE}: Add configure option --disable-xxlimited-modules; "
-                           "Keep ctypes importable when the interpreter cannot dlopen() itself")
+    assert pr["title"] == (
+        f"gh-{ISSUE}: Add configure option --disable-xxlimited-modules; "
+        "Keep ctypes importable when the interpreter cannot dlopen() itself"
+    )
     assert f"passed all {verify['checks']} checks" in pr["body"]
     assert "GNU Autoconf 2.69" in pr["body"]
     assert "takes security fixes only" in pr["body"]  # 3.11, honestly
@@ -145,8 +165,10 @@ def test_branch_for_v3_11_2_is_built_verified_and_reproducible(clone, tmp_path):
     assert after["refs"].replace(f"{head} commit\trefs/heads/{branch}\n", "") == before["refs"]
     for key in ("head", "symbolic", "status", "worktrees", "index", "config"):
         assert after[key] == before[key], key
-    print(f"\n--- PR title ---\n{pr['title']}\n--- PR body ---\n{pr['body']}\n--- steps ---\n"
-          f"{json.dumps(report['steps'])}\n({res.duration:.1f} s)")
+    print(
+        f"\n--- PR title ---\n{pr['title']}\n--- PR body ---\n{pr['body']}\n--- steps ---\n"
+        f"{json.dumps(report['steps'])}\n({res.duration:.1f} s)"
+    )
 
 
 def test_v3_13_15_needs_only_the_ctypes_patch(clone):
@@ -233,8 +255,19 @@ def test_push_to_a_local_remote(clone, tmp_path):
     remote = tmp_path / "fork.git"
     subprocess.run(["git", "init", "--bare", "-q", str(remote)], check=True)
     git(clone, "remote", "add", "fork", str(remote))
-    res = upstream_cpython(clone, "--base", "v3.13.15", "--issue", ISSUE, "--no-build", "--push", "fork",
-                           "--branch", "static-ctypes", "--json")
+    res = upstream_cpython(
+        clone,
+        "--base",
+        "v3.13.15",
+        "--issue",
+        ISSUE,
+        "--no-build",
+        "--push",
+        "fork",
+        "--branch",
+        "static-ctypes",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr[-4000:]
     report = json.loads(res.stdout)
     assert report["pushed"] == {"remote": "fork", "ref": "refs/heads/static-ctypes"}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cpython_static.core.runner import Runner
 from cpython_static.core.git import GIT_ENV
+from cpython_static.core.runner import Runner
 
 from .conftest import run_cli
 
@@ -57,7 +57,9 @@ def test_three_runs_process_2_then_0_then_1(bare_upstream, upstream_repo, tmp_pa
     res, out = watch(state, bare)
     assert res.returncode == 0, res.stderr[-4000:]
     assert [(p["tag"], p["target"], p["ok"]) for p in out["processed"]] == [
-        ("v3.11.2", T64, True), ("v3.13.5", T64, True)], res.stderr[-4000:]
+        ("v3.11.2", T64, True),
+        ("v3.13.5", T64, True),
+    ], res.stderr[-4000:]
     first = res.duration
     recorded = json.loads(state.read_text())["results"]
     assert set(recorded) == {"v3.11.2", "v3.13.5"}
@@ -115,8 +117,19 @@ def _running(state: Path, tag: str) -> bool:
 
 def test_killed_run_is_retried_and_a_concurrent_run_exits_clearly(upstream_repo, tmp_path):
     state = tmp_path / "state.json"
-    argv = [sys.executable, "-m", "cpython_static", "watch", "--upstream", str(upstream_repo),
-            "--state", str(state), "--max-tags", "1", "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "cpython_static",
+        "watch",
+        "--upstream",
+        str(upstream_repo),
+        "--state",
+        str(state),
+        "--max-tags",
+        "1",
+        "--json",
+    ]
     first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         _wait_for(lambda: _running(state, "v3.11.2"), 300, "the first run to start v3.11.2")
@@ -151,8 +164,9 @@ def test_a_failing_tag_exits_1_with_a_ready_report(upstream_repo, tmp_path):
     repo = tmp_path / "broken"
     _git(runner, "clone", "--quiet", "--branch", "v3.13.15", str(upstream_repo), str(repo), cwd=tmp_path)
     setup = repo / "Modules" / "Setup.stdlib.in"
-    setup.write_text(setup.read_text().replace("@MODULE__JSON_TRUE@_json _json.c",
-                                               "@MODULE__JSON_TRUE@_json _json.c no_such_file.c"))
+    setup.write_text(
+        setup.read_text().replace("@MODULE__JSON_TRUE@_json _json.c", "@MODULE__JSON_TRUE@_json _json.c no_such_file.c")
+    )
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     runner.run("git commit", ["git", "commit", "-qam", "break _json"], cwd=repo, env={**GIT_ENV, **env})
     runner.run("git tag", ["git", "tag", "-f", "v3.13.15"], cwd=repo, env={**GIT_ENV, **env})

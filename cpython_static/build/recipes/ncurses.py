@@ -18,11 +18,23 @@ def before_configure(ctx) -> None:
     shutil.copytree(ctx.src, host, symlinks=True)
     env = {"CC": shutil.which(HOST_CC) or HOST_CC, "CFLAGS": "-O2"}
     run = ctx.runner.run
-    run("ncurses:host-tic configure",
-        ["./configure", "--without-shared", "--without-debug", "--without-ada", "--without-cxx",
-         "--without-cxx-binding", "--without-manpages", "--without-tests", "--enable-widec",
-         f"--prefix={ctx.work / 'host-prefix'}"],
-        cwd=host, env=env)
+    run(
+        "ncurses:host-tic configure",
+        [
+            "./configure",
+            "--without-shared",
+            "--without-debug",
+            "--without-ada",
+            "--without-cxx",
+            "--without-cxx-binding",
+            "--without-manpages",
+            "--without-tests",
+            "--enable-widec",
+            f"--prefix={ctx.work / 'host-prefix'}",
+        ],
+        cwd=host,
+        env=env,
+    )
     for part in ("include", "ncurses", "progs"):
         run(f"ncurses:host-tic make {part}", ["make", f"-j{ctx.jobs}", "-C", part], cwd=host, env=env)
     ctx.extra_configure += [

@@ -19,23 +19,23 @@ What a static, drop-anywhere interpreter needs and cannot get from its build:
 Standard library only, Python 3.11 syntax: it runs inside the interpreter being started.
 """
 
-import sys
 import _frozen_importlib_external as _external
+import sys
 
 # The first of these files that exists is loaded (the order of Go's root_linux.go, plus
 # Arch's extracted bundle, which its ca-certificates.crt links to).
 CA_FILES = (
-    "/etc/ssl/certs/ca-certificates.crt",                 # Debian/Ubuntu/Gentoo/Arch
-    "/etc/pki/tls/certs/ca-bundle.crt",                   # Fedora/RHEL 6
-    "/etc/ssl/ca-bundle.pem",                             # openSUSE/SLES
-    "/etc/pki/tls/cacert.pem",                            # OpenELEC
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian/Ubuntu/Gentoo/Arch
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora/RHEL 6
+    "/etc/ssl/ca-bundle.pem",  # openSUSE/SLES
+    "/etc/pki/tls/cacert.pem",  # OpenELEC
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # CentOS/RHEL 7+, Fedora
-    "/etc/ssl/cert.pem",                                  # Alpine
-    "/etc/ca-certificates/extracted/tls-ca-bundle.pem",   # Arch
+    "/etc/ssl/cert.pem",  # Alpine
+    "/etc/ca-certificates/extracted/tls-ca-bundle.pem",  # Arch
 )
 # Hashed directories (c_rehash layout), each loaded when present.
 CA_DIRS = (
-    "/etc/ssl/certs",      # SLES10/SLES11, Debian
+    "/etc/ssl/certs",  # SLES10/SLES11, Debian
     "/etc/pki/tls/certs",  # Fedora/RHEL
 )
 
@@ -45,8 +45,7 @@ CA_DIRS = (
 # internal shows here rather than as a silent no-op.
 REPORT = {"installed": [], "fixups": {}}
 
-_STATIC = ("this Python is statically linked (cpython-static) and cannot load compiled "
-           "extension modules")
+_STATIC = "this Python is statically linked (cpython-static) and cannot load compiled extension modules"
 
 
 def _refusal(name, origin):
@@ -54,7 +53,9 @@ def _refusal(name, origin):
         f"cannot load the C extension module {name!r} from {origin}: {_STATIC}. "
         "Use a pure-Python distribution of the package (pip installs only pure wheels "
         "here), or build an interpreter with the module compiled in.",
-        name=name, path=origin)
+        name=name,
+        path=origin,
+    )
 
 
 def _refuse_extension(self, spec):
@@ -70,7 +71,7 @@ class _SharedObjectFinder:
         import os
 
         leaf = fullname.rpartition(".")[2]
-        for entry in (sys.path if path is None else path):
+        for entry in sys.path if path is None else path:
             try:
                 names = os.listdir(entry or ".")
             except (OSError, TypeError):
@@ -163,9 +164,12 @@ def _fix_ssl(ssl):
         if not self.set_default_verify_paths() and purpose == ssl.Purpose.SERVER_AUTH:
             raise ssl.SSLError(
                 "no CA certificates found to verify servers with: looked for "
-                + ", ".join(CA_FILES) + " and hashed certificates in " + ", ".join(CA_DIRS)
+                + ", ".join(CA_FILES)
+                + " and hashed certificates in "
+                + ", ".join(CA_DIRS)
                 + ". Install your distribution's ca-certificates package, or set "
-                "SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR (a hashed directory).")
+                "SSL_CERT_FILE (a PEM bundle) or SSL_CERT_DIR (a hashed directory)."
+            )
 
     def get_default_verify_paths():
         paths = ssl_get_default_verify_paths()
@@ -221,8 +225,8 @@ def _no_platform_tags(tags):
 def _fix_zip_filenames():
     """Code compiled into the archive names its file relative to the archive; once
     imported, name it where it is (archive path + member), as __file__ does."""
-    import zipimport
     import _imp
+    import zipimport
 
     unmarshal = zipimport._unmarshal_code
 
@@ -241,12 +245,17 @@ def install():
     if "zipimport" in sys.modules:
         _fix_zip_filenames()
         REPORT["installed"].append("zip-filenames")
-    sys.meta_path.insert(0, _AfterImport({
-        "ssl": _fix_ssl,
-        "ensurepip": _fix_ensurepip,
-        "packaging.tags": _no_platform_tags,
-        "pip._vendor.packaging.tags": _no_platform_tags,
-    }))
+    sys.meta_path.insert(
+        0,
+        _AfterImport(
+            {
+                "ssl": _fix_ssl,
+                "ensurepip": _fix_ensurepip,
+                "packaging.tags": _no_platform_tags,
+                "pip._vendor.packaging.tags": _no_platform_tags,
+            }
+        ),
+    )
     sys.meta_path.append(_SharedObjectFinder())
     REPORT["installed"] += ["after-import-fixups", "shared-object-finder"]
 
