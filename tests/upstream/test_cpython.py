@@ -46,7 +46,7 @@ from cpython_static.upstream.cpython import (
     wrap,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SERIES = {p.name: p for p in load_series(REPO / "patches")}
 XXLIMITED = SERIES["0001-configure-add-disable-xxlimited-modules.patch"]
 CTYPES = SERIES["0002-ctypes-importable-without-dlopen.patch"]

@@ -23,7 +23,7 @@ from cpython_static.runtime import smoke_checks
 from cpython_static.verify import checks as V
 from cpython_static.verify.elf import read_elf
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HOST_PYTHON = Path(sys.executable).resolve()  # past pyenv shims and venv symlinks
 HOST_SERIES = f"{sys.version_info.major}.{sys.version_info.minor}"
 FOREIGN_ARCH = "aarch64" if V.host_arch() == "x86_64" else "x86_64"

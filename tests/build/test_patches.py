@@ -36,7 +36,7 @@ from cpython_static.build.patches import (
 )
 from cpython_static.core.runner import Runner
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PATCHES_DIR = REPO / "patches"
 
 # The one place that knows where release tarballs come from (to be replaced by the

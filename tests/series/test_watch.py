@@ -18,7 +18,7 @@ from cpython_static.series import reports as status_matrix
 from cpython_static.series import watch
 from cpython_static.series.mirror import tag_version
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "watch.yml"
 T64 = "x86_64-linux-musl"
 A64 = "aarch64-linux-musl"

@@ -29,7 +29,7 @@ from cpython_static.upstream.nixpkgs import (
     tokenize,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "nixpkgs"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nixpkgs"
 CHECKOUT = FIXTURES / "checkout"
 HARNESS = FIXTURES / "eval-configure-flags.nix"
 SPEC = load_spec()

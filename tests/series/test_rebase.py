@@ -12,7 +12,7 @@ from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner
 from cpython_static.series import rebase
 
-SERIES = Path(__file__).resolve().parent.parent / "patches"
+SERIES = Path(__file__).resolve().parents[2] / "patches"
 
 HEADER = """Description: test patch
 Origin: vendor, cpython-static
