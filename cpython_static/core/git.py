@@ -26,6 +26,10 @@ GIT_ENV: dict[str, str | None] = {
     # A stalled transfer (under 1 KB/s for a minute) fails instead of hanging forever.
     "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
     "GIT_HTTP_LOW_SPEED_TIME": "60",
+    # No editor ever opens (every message is given) and no command refreshes an index it
+    # only reads (`git status` would otherwise rewrite a user's index file).
+    "GIT_EDITOR": "true",
+    "GIT_OPTIONAL_LOCKS": "0",
     "GIT_DIR": None,
     "GIT_WORK_TREE": None,
     "GIT_INDEX_FILE": None,
@@ -40,12 +44,20 @@ USER_GIT_ENV: dict[str, str | None] = {**GIT_ENV, "GIT_CONFIG_NOSYSTEM": None, "
 
 # In a user's checkout: no opportunistic index refresh (`git status` would otherwise
 # rewrite the user's index file while only reading it), no editor (messages are given).
-_USER_REPO_ENV = {**GIT_ENV, "GIT_OPTIONAL_LOCKS": "0", "GIT_EDITOR": "true"}
+# The fixed identity of the commits made in our own worktrees (they only carry the
+# series' patches; nothing of the user's is involved).
+WORKTREE_IDENTITY_ENV = {
+    "GIT_AUTHOR_NAME": "cpython-static",
+    "GIT_AUTHOR_EMAIL": "cpython-static@localhost",
+    "GIT_COMMITTER_NAME": "cpython-static",
+    "GIT_COMMITTER_EMAIL": "cpython-static@localhost",
+}
 
 
-def git(runner: Runner, step: str, *args: str, cwd: Path, env: dict | None = None, **kw):
-    """``git ARGS`` in ``cwd`` through ``runner`` with GIT_ENV (plus ``env``)."""
-    return runner.run(step, ["git", *args], cwd=cwd, env={**GIT_ENV, **(env or {})}, **kw)
+def git(runner: Runner, step: str | None, *args: str, cwd: Path | None = None, env: dict | None = None, **kw):
+    """``git ARGS`` in ``cwd`` through ``runner`` (so it has a log) with GIT_ENV plus
+    ``env``: the one way git is run.  ``step`` defaults to ``git SUBCOMMAND``."""
+    return runner.run(step or f"git {args[0]}", ["git", *args], cwd=cwd, env={**GIT_ENV, **(env or {})}, **kw)
 
 
 class UserRepo:
@@ -68,7 +80,7 @@ class UserRepo:
     # -- plumbing -------------------------------------------------------------------------
     def git(self, step: str, *args: str, cwd: Path | None = None, env: dict | None = None, **kw):
         kw.setdefault("capture", True)
-        return self.runner.run(step, ["git", *args], cwd=cwd or self.root, env={**_USER_REPO_ENV, **(env or {})}, **kw)
+        return git(self.runner, step, *args, cwd=cwd or self.root, env=env, **kw)
 
     def out(self, step: str, *args: str, **kw) -> str:
         return self.git(step, *args, **kw).output.strip()

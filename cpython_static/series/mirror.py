@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
-from cpython_static.core.git import GIT_ENV
+from cpython_static.core.git import git
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release, VersionError
 
@@ -32,7 +32,7 @@ IDENTITY = {"user.name": "cpython-static", "user.email": "cpython-static@localho
 LS_REMOTE_TIMEOUT = 120  # seconds: listing tags is one small round trip
 
 
-class UpstreamError(UsageError):
+class MirrorError(UsageError):
     """An unknown tag, an unreachable or broken repository."""
 
 
@@ -48,7 +48,7 @@ def check_tag(tag: str) -> str:
     try:
         Release.parse(tag, tag=True)
     except VersionError:
-        raise UpstreamError(
+        raise MirrorError(
             f"{tag!r} is not a CPython release tag: expected the form v3.13.15, v3.15.0 or v3.15.0rc1"
         ) from None
     return tag
@@ -71,7 +71,7 @@ def _git_error(exc: StepFailed) -> str:
     return wanted[0] if wanted else (lines or ["(no output)"])[-1]
 
 
-class Upstream:
+class Mirror:
     """The CPython repository at ``source`` (URL or local path; default: the official one)."""
 
     def __init__(self, cache: Cache, runner: Runner, source: str | None = None):
@@ -87,7 +87,7 @@ class Upstream:
     # -- plumbing -------------------------------------------------------------------------
     def git(self, step: str, *args: str | Path, cwd: Path | None = None, **kw):
         """Run ``git ARGS`` in ``cwd`` (default: the mirror) through the runner."""
-        return self.runner.run(step, ["git", *args], cwd=cwd or self.mirror, env=GIT_ENV, **kw)
+        return git(self.runner, step, *args, cwd=cwd or self.mirror, **kw)
 
     def _ensure_mirror(self) -> None:
         """Create the bare mirror on first use; built aside and renamed in, so a crash
@@ -175,17 +175,17 @@ class Upstream:
                 raise self._explain_fetch_failure(tag, exc) from None
         sha = self._local_commit(tag)
         if sha is None:  # a tag pointing at a tree or a blob: not a release
-            raise UpstreamError(f"tag {tag} of {self.source} does not name a commit")
+            raise MirrorError(f"tag {tag} of {self.source} does not name a commit")
         return sha
 
-    def _explain_fetch_failure(self, tag: str, exc: StepFailed) -> UpstreamError:
+    def _explain_fetch_failure(self, tag: str, exc: StepFailed) -> MirrorError:
         """Tell an unreachable source from a missing tag: ask the source for its tag list."""
         try:
             listing = self.git(
                 "git ls-remote --tags", "ls-remote", "--tags", "origin", capture=True, timeout=LS_REMOTE_TIMEOUT
             )
         except StepFailed as ls_exc:
-            return UpstreamError(
+            return MirrorError(
                 f"cannot reach the CPython repository {self.source}: {_git_error(ls_exc)}\n"
                 f"  (log: {ls_exc.log})\n"
                 f"  Name a reachable one with --upstream PATH|URL (a local clone of "
@@ -197,11 +197,11 @@ class Upstream:
             if "\t" in line
         }
         if tag in tags:  # reachable and the tag is there: something else broke
-            return UpstreamError(f"fetching tag {tag} from {self.source} failed: {_git_error(exc)}\n  (log: {exc.log})")
+            return MirrorError(f"fetching tag {tag} from {self.source} failed: {_git_error(exc)}\n  (log: {exc.log})")
         hint = ""
         if near := self._near_tags(tag, tags):
             hint = f"\n  Tags there that look close: {', '.join(near)}"
-        return UpstreamError(f"tag {tag} does not exist in {self.source}{hint}")
+        return MirrorError(f"tag {tag} does not exist in {self.source}{hint}")
 
     @staticmethod
     def _near_tags(tag: str, tags: set[str], count: int = 5) -> list[str]:
@@ -215,7 +215,7 @@ class Upstream:
         check_tag(tag)
         dest = Path(dest)
         if dest.exists() or dest.is_symlink():
-            raise UpstreamError(f"cannot check out {tag} at {dest}: it already exists")
+            raise MirrorError(f"cannot check out {tag} at {dest}: it already exists")
         dest = dest.resolve()
         sha = self.fetch(tag)
         dest.parent.mkdir(parents=True, exist_ok=True)

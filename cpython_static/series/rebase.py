@@ -39,7 +39,7 @@ from cpython_static.build import autoconf, patches
 from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
 from cpython_static.core.fsutil import StepTimer, atomic_write, swap_dir
-from cpython_static.core.git import GIT_ENV
+from cpython_static.core.git import WORKTREE_IDENTITY_ENV, git
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release, parse_release
 
@@ -57,16 +57,6 @@ STATUSES = {
 APPLIED = {"clean", "offset", "fuzz", "conflict"}
 
 _HUNK = re.compile(r"Hunk #\d+ succeeded at \d+(?: with fuzz (?P<fuzz>\d+))?(?: \(offset (?P<offset>-?\d+) lines?\))?")
-# upstream's isolated git environment, plus: no editor for merge messages, and a fixed
-# identity for the worktree's commits (they only carry the series' patches).
-_GIT_ENV = {
-    **GIT_ENV,
-    "GIT_EDITOR": "true",
-    "GIT_AUTHOR_NAME": "cpython-static",
-    "GIT_AUTHOR_EMAIL": "cpython-static@localhost",
-    "GIT_COMMITTER_NAME": "cpython-static",
-    "GIT_COMMITTER_EMAIL": "cpython-static@localhost",
-}
 MAX_FUZZ = 2  # GNU patch's default; more would let a hunk land on unrelated lines
 
 
@@ -330,13 +320,14 @@ class Rebaser:
         finally:
             if base_tree.exists():
                 upstream.remove_worktree(base_tree)
-        res = self.runner.run(
-            f"cherry-pick {patch.name}",
-            ["git", "cherry-pick", "--no-rerere-autoupdate", picked],
-            cwd=worktree,
-            env=_GIT_ENV,
+        res = self._git(
+            worktree,
+            "cherry-pick",
+            "--no-rerere-autoupdate",
+            picked,
             capture=True,
             check=False,
+            step=f"cherry-pick {patch.name}",
         )
         if res.returncode == 0:
             return PatchOutcome(patch.name, "fuzz", f"three-way merge against {patch.base}", self._head(worktree))
@@ -367,8 +358,8 @@ class Rebaser:
     def _patch(self, patch, tree: Path, *, fuzz: int) -> None:
         patches.gnu_patch(self.runner, patch.path, tree, step=f"apply {patch.name}", fuzz=fuzz)
 
-    def _git(self, tree: Path, *args: str, capture: bool = False):
-        return self.runner.run(f"git {args[0]}", ["git", *args], cwd=tree, env=_GIT_ENV, capture=capture)
+    def _git(self, tree: Path, *args: str, capture: bool = False, check: bool = True, step: str | None = None):
+        return git(self.runner, step, *args, cwd=tree, env=WORKTREE_IDENTITY_ENV, capture=capture, check=check)
 
     def _head(self, tree: Path) -> str:
         return self._git(tree, "rev-parse", "HEAD", capture=True).output.strip()
@@ -431,13 +422,14 @@ class Rebaser:
         head = self._head(worktree)
         started = time.monotonic()
         try:
-            res = self.runner.run(
-                f"revert {name}",
-                ["git", "revert", "--no-edit", outcome["commit"]],
-                cwd=worktree,
-                env=_GIT_ENV,
+            res = self._git(
+                worktree,
+                "revert",
+                "--no-edit",
+                outcome["commit"],
                 capture=True,
                 check=False,
+                step=f"revert {name}",
             )
             if res.returncode != 0:
                 outcome["detail"] += "; cannot be reverted alone (later patches build on it)"
@@ -557,9 +549,9 @@ class Rebaser:
         return State(**json.loads(self.state_file.read_text()))
 
     def _upstream(self):
-        from cpython_static.series.mirror import Upstream
+        from cpython_static.series.mirror import Mirror
 
-        return Upstream(self.cache, self.runner, self.upstream_source)
+        return Mirror(self.cache, self.runner, self.upstream_source)
 
     def _fetcher(self):
         if self.fetcher is None:

@@ -39,7 +39,7 @@ from pathlib import Path
 from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
 from cpython_static.core.fsutil import atomic_write
-from cpython_static.core.git import GIT_ENV
+from cpython_static.core.git import git
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.series import reports as status_matrix
 from cpython_static.series.mirror import DEFAULT_UPSTREAM, LS_REMOTE_TIMEOUT, source_url, tag_version
@@ -166,10 +166,13 @@ def watch_lock(state_path: Path):
 def list_release_tags(source: str, runner: Runner, *, include_prereleases: bool, minimum: tuple[int, int]) -> list[str]:
     """Release tags at ``source`` (no clone: one ls-remote round trip), oldest first."""
     try:
-        res = runner.run(
+        res = git(
+            runner,
             "git ls-remote --tags",
-            ["git", "ls-remote", "--tags", "--refs", source_url(source)],
-            env=GIT_ENV,
+            "ls-remote",
+            "--tags",
+            "--refs",
+            source_url(source),
             capture=True,
             timeout=LS_REMOTE_TIMEOUT,
         )
@@ -264,7 +267,7 @@ class TagRun:
         from cpython_static.build.autoconf import AutoconfError
         from cpython_static.build.patches import PatchError
         from cpython_static.build.sources import SourceError
-        from cpython_static.series.mirror import UpstreamError
+        from cpython_static.series.mirror import MirrorError
         from cpython_static.series.rebase import RebaseError, Rebaser
         from cpython_static.versions import VersionError
 
@@ -294,7 +297,7 @@ class TagRun:
                 rebaser.abort()
         except StepFailed as exc:
             failure = {"step": exc.step, "message": str(exc).splitlines()[0], "log": str(exc.log)}
-        except (RebaseError, UpstreamError, PatchError, AutoconfError, SourceError, VersionError, OSError) as exc:
+        except (RebaseError, MirrorError, PatchError, AutoconfError, SourceError, VersionError, OSError) as exc:
             failure = {"step": _step_of(exc), "message": str(exc).splitlines()[0]}
         finally:
             if rebaser.state_file.exists():
@@ -350,7 +353,7 @@ def failing_step(report: dict) -> dict:
 def _step_of(exc: Exception) -> str:
     name = type(exc).__name__
     return {
-        "UpstreamError": "fetch",
+        "MirrorError": "fetch",
         "AutoconfError": "regenerate",
         "PatchError": "series",
         "SourceError": "sources",

@@ -37,7 +37,7 @@ from cpython_static.build import autoconf, patches
 from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError, WorkFailed
 from cpython_static.core.fsutil import StepTimer
-from cpython_static.core.git import GIT_ENV, UserRepo
+from cpython_static.core.git import GIT_ENV, UserRepo, git
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import Release, VersionError
 
@@ -623,7 +623,7 @@ class BranchMaker:
                 f"blurb add ({patch.name})",
                 [sys.executable, "-m", "blurb", "add", "--issue", str(issue), "--section", section],
                 cwd=tree,
-                env={**_GIT_ENV, "EDITOR": editor, "GIT_EDITOR": editor, "VISUAL": None},
+                env={**GIT_ENV, "EDITOR": editor, "GIT_EDITOR": editor, "VISUAL": None},
                 stdin="",
             )
         except StepFailed as exc:
@@ -790,11 +790,12 @@ class BranchMaker:
         stdin: str | None = None,
         step: str | None = None,
     ):
-        return self.runner.run(
-            step or f"git {args[0]}",
-            ["git", *args],
+        return git(
+            self.runner,
+            step,
+            *args,
             cwd=cwd,
-            env={**_GIT_ENV, **(env or {})},
+            env=env,
             capture=capture,
             check=check,
             stdin=stdin,
@@ -806,12 +807,6 @@ class BranchMaker:
 
     def _timed(self, name: str):
         return StepTimer(self.steps, digits=1)(name)
-
-
-# The isolated git environment (no system or global configuration, no prompts), no
-# editor (every message is given), and no opportunistic index refresh: `git status`
-# would otherwise rewrite the user's index file while only reading it.
-_GIT_ENV = {**GIT_ENV, "GIT_EDITOR": "true", "GIT_OPTIONAL_LOCKS": "0"}
 
 
 def default_branch_name(base: str) -> str:

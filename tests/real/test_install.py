@@ -24,7 +24,12 @@ def venv(tmp_path_factory):
     # --system-site-packages: the dependencies come from this machine; the project itself
     # is built into a wheel (setuptools from the configured index) and installed from it.
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(env_dir)], check=True)
-    res = subprocess.run([env_dir / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", str(ROOT)], capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [env_dir / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return env_dir, base
 
@@ -32,8 +37,9 @@ def venv(tmp_path_factory):
 def _run(venv, *args, cwd):
     env_dir, _ = venv
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run([env_dir / "bin" / "cpython-static", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [env_dir / "bin" / "cpython-static", *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_installed_package_is_not_the_checkout(venv):
@@ -56,27 +62,48 @@ def test_installed_package_is_not_the_checkout(venv):
         "  'schedule': len(list(SCHEDULE_DIR.glob('cpython-static-watch.*')))}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    res = subprocess.run([env_dir / "bin" / "python", "-I", "-c", code], cwd=base, capture_output=True,
-                         text=True, env=env)
+    res = subprocess.run(
+        [env_dir / "bin" / "python", "-I", "-c", code], cwd=base, capture_output=True, text=True, env=env
+    )
     assert res.returncode == 0, res.stderr
     found = json.loads(res.stdout)
     assert Path(found.pop("file")).is_relative_to(env_dir), "the checkout was imported, not the install"
-    assert found == {"launcher": True, "hook": True, "zip": True, "smoke": True, "templates": True,
-                     "recipes": 11, "schedule": 2}
+    assert found == {
+        "launcher": True,
+        "hook": True,
+        "zip": True,
+        "smoke": True,
+        "templates": True,
+        "recipes": 11,
+        "schedule": 2,
+    }
 
 
 @pytest.mark.skipif(NIX is None, reason="nix-instantiate not installed (.ci/setup installs nix-bin)")
 def test_installed_upstream_nixpkgs_finds_its_templates(venv, tmp_path):
     repo = make_checkout(Runner(tmp_path / "logs"), tmp_path / "nixpkgs")
-    res = _run(venv, "upstream", "nixpkgs", "--nixpkgs", str(repo), "--json", "--log-dir", str(tmp_path / "l"),
-               cwd=tmp_path)
+    res = _run(
+        venv, "upstream", "nixpkgs", "--nixpkgs", str(repo), "--json", "--log-dir", str(tmp_path / "l"), cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(res.stdout)["changed"] is True
 
 
 def test_installed_upstream_cpython_finds_its_templates(venv, tmp_path):
     # Past the template check, the first thing refused is the missing checkout.
-    res = _run(venv, "upstream", "cpython", "--repo", str(tmp_path / "nowhere"), "--patches", str(ROOT / "patches"),
-               "--issue", "116303", "--log-dir", str(tmp_path / "l"), cwd=tmp_path)
+    res = _run(
+        venv,
+        "upstream",
+        "cpython",
+        "--repo",
+        str(tmp_path / "nowhere"),
+        "--patches",
+        str(ROOT / "patches"),
+        "--issue",
+        "116303",
+        "--log-dir",
+        str(tmp_path / "l"),
+        cwd=tmp_path,
+    )
     assert res.returncode == 2 and "no such directory" in res.stderr, res.stderr[-2000:]
     assert "templates are not" not in res.stderr

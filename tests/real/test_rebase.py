@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cpython_static.build import patches
+from cpython_static.verify.checks import ends_with_zip
 
 from .conftest import run_cli
 
@@ -65,7 +66,10 @@ def test_rebase_classifies_regenerates_builds_and_refreshes(upstream_repo, tmp_p
     assert regen["regenerated"] is (tag == "v3.11.2")  # only 0001 touches configure.ac
     assert report["build"]["ok"] and report["verify"]["ok"], (report["build"], report["verify"])
     # the build passed the options the applied patches add (0001's, on 3.11), no stand-ins
-    args = json.loads((Path(report["build"]["binary"]).parents[2] / "manifest.json").read_text())["configure_args"]
+    args = report["build"]["configure_args"]  # from the build's own manifest
+    # what was verified is the published one file (stdlib appended), not the cache's tree
+    assert report["verify"]["binary"] == report["build"]["binary"] != report["build"]["interpreter"]
+    assert ends_with_zip(Path(report["build"]["binary"]))
     assert ("--disable-xxlimited-modules" in args) is (tag == "v3.11.2")
     assert not any(a.startswith("py_cv_module_xxlimited") for a in args)
     # the refreshed series: applied patches now name TAG as their base and still load

@@ -14,12 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cpython_static.core.cache import Cache
+from cpython_static.core.git import GIT_ENV
 from cpython_static.core.runner import Runner
 from cpython_static.series.mirror import (
     DEFAULT_UPSTREAM,
-    GIT_ENV,
-    Upstream,
-    UpstreamError,
+    Mirror,
+    MirrorError,
     check_tag,
     source_url,
 )
@@ -44,7 +44,7 @@ def tag_commit(runner, repo, tag) -> str:
 
 
 def test_fetch_one_tag_shallow(upstream_repo, cache, runner):
-    up = Upstream(cache, runner, str(upstream_repo))
+    up = Mirror(cache, runner, str(upstream_repo))
     assert up.url == upstream_repo.resolve().as_uri()
     sha = up.fetch("v3.13.5")
     assert sha == tag_commit(runner, upstream_repo, "v3.13.5")
@@ -62,17 +62,17 @@ def test_fetch_one_tag_shallow(upstream_repo, cache, runner):
 def test_mirror_persists_and_works_offline(upstream_repo, tmp_path, cache, runner):
     clone = tmp_path / "clone.git"  # a source we can take away (shares upstream's objects)
     runner.run("clone", ["git", "clone", "--quiet", "--bare", "--shared", upstream_repo, clone], env=GIT_ENV)
-    sha = Upstream(cache, runner, str(clone)).fetch("v3.13.15")
+    sha = Mirror(cache, runner, str(clone)).fetch("v3.13.15")
     clone.rename(tmp_path / "gone.git")
 
-    again = Upstream(cache, runner, str(clone))  # a later run: new object, same cache
+    again = Mirror(cache, runner, str(clone))  # a later run: new object, same cache
     assert again.fetch("v3.13.15") == sha  # answered from the mirror, source unreachable
-    with pytest.raises(UpstreamError, match="cannot reach"):
+    with pytest.raises(MirrorError, match="cannot reach"):
         again.fetch("v3.13.5")  # not in the mirror: needs the source
 
 
 def test_worktree_is_the_release_and_takes_commits(upstream_repo, tmp_path, cache, runner, release_tarball):
-    up = Upstream(cache, runner, str(upstream_repo))
+    up = Mirror(cache, runner, str(upstream_repo))
     dest = up.add_worktree("v3.13.5", tmp_path / "work" / "v3.13.5")
     assert dest == (tmp_path / "work" / "v3.13.5").resolve()
     assert git_out(runner, dest, "rev-parse", "HEAD") == tag_commit(runner, upstream_repo, "v3.13.5")
@@ -100,7 +100,7 @@ def test_worktree_is_the_release_and_takes_commits(upstream_repo, tmp_path, cach
     )
     assert git_out(runner, dest, "rev-parse", "HEAD~1") == tag_commit(runner, upstream_repo, "v3.13.5")
 
-    with pytest.raises(UpstreamError, match="already exists"):
+    with pytest.raises(MirrorError, match="already exists"):
         up.add_worktree("v3.13.5", dest)
 
     up.remove_worktree(dest)
@@ -113,7 +113,7 @@ def test_worktree_is_the_release_and_takes_commits(upstream_repo, tmp_path, cach
 def test_remove_worktree_deleted_by_hand(upstream_repo, tmp_path, cache, runner):
     import shutil
 
-    up = Upstream(cache, runner, str(upstream_repo))
+    up = Mirror(cache, runner, str(upstream_repo))
     dest = up.add_worktree("v3.11.2", tmp_path / "wt")
     assert "3.11.2" in (dest / "Include/patchlevel.h").read_text()
     shutil.rmtree(dest)
@@ -124,22 +124,22 @@ def test_remove_worktree_deleted_by_hand(upstream_repo, tmp_path, cache, runner)
 
 
 def test_unknown_tag_names_tag_source_and_neighbours(upstream_repo, cache, runner):
-    up = Upstream(cache, runner, str(upstream_repo))
-    with pytest.raises(UpstreamError) as err:
+    up = Mirror(cache, runner, str(upstream_repo))
+    with pytest.raises(MirrorError) as err:
         up.fetch("v3.13.99")
     msg = str(err.value)
     assert "v3.13.99" in msg and str(upstream_repo) in msg and "does not exist" in msg
     assert "v3.13.5, v3.13.15" in msg and "v3.11.2" not in msg  # same series, in version order
     # A series the source has nothing of: the latest releases of any series.
-    with pytest.raises(UpstreamError, match=r"(?s)v3\.14\.0rc1 does not exist.*v3\.11\.2, v3\.13\.5, v3\.13\.15"):
+    with pytest.raises(MirrorError, match=r"(?s)v3\.14\.0rc1 does not exist.*v3\.11\.2, v3\.13\.5, v3\.13\.15"):
         up.fetch("v3.14.0rc1")
 
 
 @pytest.mark.parametrize("source", ["{tmp}/no/such/repo", "http://127.0.0.1:9/x.git"])
 def test_unreachable_source(source, tmp_path, cache, runner):
     source = source.format(tmp=tmp_path)
-    with pytest.raises(UpstreamError) as err:
-        Upstream(cache, runner, source).fetch("v3.13.15")
+    with pytest.raises(MirrorError) as err:
+        Mirror(cache, runner, source).fetch("v3.13.15")
     msg = str(err.value)
     assert "cannot reach" in msg and source in msg and "--upstream PATH|URL" in msg
     assert "Could not read from remote" not in msg  # git's specific complaint, not its generic one
@@ -167,10 +167,10 @@ def test_unreachable_source(source, tmp_path, cache, runner):
     ],
 )
 def test_bad_tag_refused_before_git(tag, tmp_path, cache, runner):
-    up = Upstream(cache, runner, str(tmp_path / "anything"))
-    with pytest.raises(UpstreamError, match="not a CPython release tag"):
+    up = Mirror(cache, runner, str(tmp_path / "anything"))
+    with pytest.raises(MirrorError, match="not a CPython release tag"):
         up.fetch(tag)
-    with pytest.raises(UpstreamError, match="not a CPython release tag"):
+    with pytest.raises(MirrorError, match="not a CPython release tag"):
         up.add_worktree(tag, tmp_path / "wt")
     assert list(runner.log_dir.iterdir()) == []  # git never ran
     assert not up.mirror.exists()
@@ -180,7 +180,7 @@ def test_bad_tag_refused_before_git(tag, tmp_path, cache, runner):
 def test_accepted_tags_are_harmless(text):
     try:
         check_tag(text)
-    except UpstreamError:
+    except MirrorError:
         return
     assert re.fullmatch(r"v[0-9.abrc]+", text) and ".." not in text
 
@@ -191,21 +191,21 @@ def test_release_tags_accepted(tag):
 
 
 def test_sources_and_defaults(tmp_path, monkeypatch, cache, runner):
-    assert Upstream(cache, runner).url == DEFAULT_UPSTREAM
+    assert Mirror(cache, runner).url == DEFAULT_UPSTREAM
     monkeypatch.chdir(tmp_path)
     assert source_url("cpython") == (tmp_path / "cpython").resolve().as_uri()
     assert source_url("git@github.com:python/cpython.git") == "git@github.com:python/cpython.git"
     assert source_url("mirror.lan:cpython.git") == "mirror.lan:cpython.git"
     assert source_url("./a:b") == (tmp_path / "a:b").resolve().as_uri()
     # One mirror per repository however it is named; another repository, another mirror.
-    assert Upstream(cache, runner, "cpython").mirror == Upstream(cache, runner, str(tmp_path / "cpython")).mirror
-    assert Upstream(cache, runner, "other").mirror != Upstream(cache, runner, "cpython").mirror
+    assert Mirror(cache, runner, "cpython").mirror == Mirror(cache, runner, str(tmp_path / "cpython")).mirror
+    assert Mirror(cache, runner, "other").mirror != Mirror(cache, runner, "cpython").mirror
 
 
 def test_stale_git_locks_of_a_killed_fetch_are_cleared(upstream_repo, cache, runner):
     """kill -9 of a git fetch leaves shallow.lock (and ref locks) behind; with them git
     refuses every later fetch.  Under the mirror's own lock they can only be stale."""
-    up = Upstream(cache, runner, str(upstream_repo))
+    up = Mirror(cache, runner, str(upstream_repo))
     up.fetch("v3.11.2")
     (up.mirror / "shallow.lock").write_text("")
     (up.mirror / "refs" / "tags" / "v3.13.5.lock").write_text("")
@@ -225,7 +225,7 @@ def test_stale_git_locks_of_a_killed_fetch_are_cleared(upstream_repo, cache, run
 def test_worktree_add_killed_midway_does_not_block_the_next(upstream_repo, cache, runner, tmp_path):
     """`git worktree add` marks its worktree locked ("initializing") until it is done; a
     kill -9 in between leaves a registration every later add at that path trips over."""
-    up = Upstream(cache, runner, str(upstream_repo))
+    up = Mirror(cache, runner, str(upstream_repo))
     dest = tmp_path / "wt"
     up.add_worktree("v3.11.2", dest)
     admin = next((up.mirror / "worktrees").iterdir())
