@@ -1,0 +1,3 @@
+"""Building: pinned sources, the toolchain, library recipes, the patch series, configure
+regeneration with the exact autoconf, CPython itself, publishing, and the pipeline (build ->
+publish -> verify) that everything goes through."""

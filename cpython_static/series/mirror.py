@@ -1,4 +1,4 @@
-"""The upstream CPython git repository, as ``cpython-static rebase TAG`` needs it.
+"""The mirror of CPython's git repository, as `rebase TAG` and `watch` need it.
 
 One persistent bare mirror per source lives in the cache (``git/<sha256(url)[:16]>.git``).
 It only ever holds the tags asked for, each fetched alone and shallow (``--depth=1``): a
