@@ -136,3 +136,38 @@ def run_nixpkgs(args) -> int:
                 print(f"  pushed to {outcome.pushed}")
             print(f"  review: git -C {args.nixpkgs} show {outcome.branch}")
     return 0
+
+
+def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
+    u = sub.add_parser(
+        "upstream",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="turn the patch series into a CPython branch or a nixpkgs commit",
+        description="Prepare what upstream projects would merge, from patches/:\n"
+        "  upstream cpython --repo PATH   a branch in a CPython clone: one commit per "
+        "forwardable patch\n"
+        "                                 (regenerated configure, NEWS entry, docs) and "
+        "a PR title and body\n"
+        "  upstream nixpkgs --nixpkgs PATH  a commit making pkgsStatic.python3 build "
+        "its modules in\n"
+        "Nothing leaves the machine unless --push is given.",
+    )
+    usub = u.add_subparsers(dest="project", metavar="PROJECT", required=True)
+    uc = usub.add_parser(
+        "cpython",
+        parents=[common, fetching],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="a ready branch in a CPython clone",
+        description=CPYTHON_DESCRIPTION,
+    )
+    add_cpython_arguments(uc)
+    uc.set_defaults(func=run_cpython)
+    un = usub.add_parser(
+        "nixpkgs",
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="a ready commit in a nixpkgs checkout",
+        description=NIXPKGS_DESCRIPTION,
+    )
+    add_nixpkgs_arguments(un)
+    un.set_defaults(func=run_nixpkgs)

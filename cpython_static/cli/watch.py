@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -124,3 +125,15 @@ def _targets(args) -> list[str]:
     if args.max_tags is not None and args.max_tags < 1:
         raise WatchError("--max-tags must be at least 1")
     return targets
+
+
+def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
+    w = sub.add_parser(
+        "watch",
+        parents=[common, fetching],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="rebase, build and verify every new CPython release tag (for cron)",
+        description=DESCRIPTION,
+    )
+    add_arguments(w)
+    w.set_defaults(func=run)

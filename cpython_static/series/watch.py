@@ -36,6 +36,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from cpython_static.build.sources import Fetcher
 from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
 from cpython_static.core.fsutil import atomic_write
@@ -367,103 +368,29 @@ def run_watch(
 ) -> int:
     """One watcher run as the options ``args`` (cli/watch.py) ask: merge, plan, or process
     the new tags; ``reporter`` has .line(text) and .step(result)."""
-
     upstream = args.upstream or DEFAULT_UPSTREAM
     if args.merge:
-        with watch_lock(state_path):
-            state = load_state(state_path, upstream)
-            merged = merge_states(state, [Path(p) for p in args.merge], results)
-            save_state(state_path, state)
-            pages = status_matrix.write(results, state)
-        _emit(
-            args,
-            {"merged": merged, "state": str(state_path), "matrix": pages, "processed": [], "skipped": []},
-            f"merged {len(merged)} result(s) into {state_path}; matrix: {pages[0]}",
-        )
-        return EXIT_OK
-
+        return _merge(args, state_path, results, upstream)
     runner = Runner(log_dir, on_step=reporter.step)
     if patches_dir is None:
         raise WatchError("no patch series found beside the package (patches/)")
-
     if args.plan:
         state = load_state(state_path, upstream)
-        tags = list_release_tags(
-            upstream, runner, include_prereleases=args.include_prereleases, minimum=minimum_series()
-        )
-        todo, skipped = plan(tags, state, targets, only=args.tag, retry=args.retry, max_tags=args.max_tags)
+        todo, skipped, _ = _todo(args, runner, state, upstream, targets)
         out = {"plan": [{"tag": t, "target": g} for t, g in todo], "skipped": skipped, "processed": []}
         _emit(args, out, "\n".join(f"would process {t} for {g}" for t, g in todo) or "nothing new")
         return EXIT_OK
-
     with watch_lock(state_path):
         state = load_state(state_path, upstream)
         reporter.line(f"logs in {log_dir}")
-        tags = list_release_tags(
-            upstream, runner, include_prereleases=args.include_prereleases, minimum=minimum_series()
-        )
-        todo, skipped = plan(tags, state, targets, only=args.tag, retry=args.retry, max_tags=args.max_tags)
+        todo, skipped, tags = _todo(args, runner, state, upstream, targets)
+        tag_run = _tag_run(args, runner, reporter, state_path, results, patches_dir)
         processed, failures = [], []
-        from cpython_static.build.sources import Fetcher
-        from cpython_static.core.cache import Cache
-
-        cache = Cache(Path(args.cache).resolve() if args.cache else None)
-        # Per state file: two watchers with different state files never share a worktree.
-        key = hashlib.sha256(str(state_path).encode()).hexdigest()[:12]
-        workspace = cache.root / "watch" / key
-        workspace.mkdir(parents=True, exist_ok=True)
-        tag_run = TagRun(
-            cache,
-            runner,
-            upstream=args.upstream,
-            patches_dir=patches_dir,
-            results=results,
-            workspace=workspace,
-            fetcher=Fetcher(cache, runner, mirror=args.mirror),
-            jobs=args.jobs,
-            progress=reporter.line,
-        )
         for tag, target in todo:
-            previous = state["results"].get(tag, {}).get(target)
-            if previous and previous["status"] == "running":
-                reporter.line(f"{tag} {target}: retrying (a run started {previous.get('started')} did not finish)")
-            entry = {
-                "status": "running",
-                "started": _now(),
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "series": series_digest(patches_dir),
-            }
-            state["results"].setdefault(tag, {})[target] = entry
-            save_state(state_path, state)
-            reporter.line(f"{tag} {target}: rebase, regenerate, build, verify")
-            # Interrupted here (Ctrl-C, SIGTERM, kill -9), the entry stays "running": the
-            # next run retries this tag, and nothing is recorded as done.
-            entry = tag_run(tag, target, entry)
-            if entry["status"] == "failed":
-                report = status_matrix.write_failure(results, tag, target, entry)
-                entry["failure"]["report"] = str(report)
-                failures.append(str(report))
-            state["results"][tag][target] = entry
-            state["upstream"] = upstream
-            save_state(state_path, state)
-            pages = status_matrix.write(results, state)
             processed.append(
-                {
-                    "tag": tag,
-                    "target": target,
-                    "ok": entry["status"] == "ok",
-                    "duration_s": entry["duration_s"],
-                    "failed_step": (entry["failure"] or {}).get("step"),
-                }
+                _process(tag_run, reporter, state, state_path, results, upstream, patches_dir, tag, target, failures)
             )
-            reporter.line(
-                f"{tag} {target}: {entry['status']} ({entry['duration_s']} s)"
-                + (f", failed at {entry['failure']['step']}" if entry["failure"] else "")
-            )
-        if not processed:
-            pages = status_matrix.write(results, state)
-    ok = all(p["ok"] for p in processed)
+        pages = status_matrix.write(results, state)
     out = {
         "processed": processed,
         "skipped": skipped,
@@ -475,19 +402,114 @@ def run_watch(
     }
     if not processed:
         out["message"] = "nothing new: every release tag in range already has a result"
-        human = f"nothing new at {upstream} ({len(tags)} release tags in range, all processed)"
-    else:
-        human = "\n".join(
-            f"{p['tag']} {p['target']}: {'ok' if p['ok'] else 'FAILED at ' + p['failed_step']} ({p['duration_s']} s)"
-            for p in processed
-        )
-        human += f"\nmatrix: {pages[0]}" + "".join(f"\nfailure report: {f}" for f in failures)
-        if any(s["reason"].startswith("beyond") for s in skipped):
-            human += (
-                f"\n{sum(s['reason'].startswith('beyond') for s in skipped)} more wait for the next run (--max-tags)"
-            )
-    _emit(args, out, human)
-    return EXIT_OK if ok else EXIT_FAILED
+    _emit(args, out, _summary(processed, skipped, failures, pages, upstream, len(tags)))
+    return EXIT_OK if all(p["ok"] for p in processed) else EXIT_FAILED
+
+
+def _merge(args, state_path: Path, results: Path, upstream: str) -> int:
+    with watch_lock(state_path):
+        state = load_state(state_path, upstream)
+        merged = merge_states(state, [Path(p) for p in args.merge], results)
+        save_state(state_path, state)
+        pages = status_matrix.write(results, state)
+    _emit(
+        args,
+        {"merged": merged, "state": str(state_path), "matrix": pages, "processed": [], "skipped": []},
+        f"merged {len(merged)} result(s) into {state_path}; matrix: {pages[0]}",
+    )
+    return EXIT_OK
+
+
+def _todo(args, runner: Runner, state: dict, upstream: str, targets: list[str]):
+    """(the (tag, target) pairs to process, the skipped ones, every release tag in range)."""
+    tags = list_release_tags(upstream, runner, include_prereleases=args.include_prereleases, minimum=minimum_series())
+    todo, skipped = plan(tags, state, targets, only=args.tag, retry=args.retry, max_tags=args.max_tags)
+    return todo, skipped, tags
+
+
+def _tag_run(args, runner: Runner, reporter, state_path: Path, results: Path, patches_dir: Path) -> TagRun:
+    cache = Cache(Path(args.cache).resolve() if args.cache else None)
+    # Per state file: two watchers with different state files never share a worktree.
+    key = hashlib.sha256(str(state_path).encode()).hexdigest()[:12]
+    workspace = cache.root / "watch" / key
+    workspace.mkdir(parents=True, exist_ok=True)
+    return TagRun(
+        cache,
+        runner,
+        upstream=args.upstream,
+        patches_dir=patches_dir,
+        results=results,
+        workspace=workspace,
+        fetcher=Fetcher(cache, runner, mirror=args.mirror),
+        jobs=args.jobs,
+        progress=reporter.line,
+    )
+
+
+def _process(
+    tag_run: TagRun,
+    reporter,
+    state: dict,
+    state_path: Path,
+    results: Path,
+    upstream: str,
+    patches_dir: Path,
+    tag: str,
+    target: str,
+    failures: list[str],
+) -> dict:
+    """One (tag, target): recorded as running first, then its result, state saved each time."""
+    previous = state["results"].get(tag, {}).get(target)
+    if previous and previous["status"] == "running":
+        reporter.line(f"{tag} {target}: retrying (a run started {previous.get('started')} did not finish)")
+    entry = {
+        "status": "running",
+        "started": _now(),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "series": series_digest(patches_dir),
+    }
+    state["results"].setdefault(tag, {})[target] = entry
+    save_state(state_path, state)
+    reporter.line(f"{tag} {target}: rebase, regenerate, build, verify")
+    # Interrupted here (Ctrl-C, SIGTERM, kill -9), the entry stays "running": the next run
+    # retries this tag, and nothing is recorded as done.
+    entry = tag_run(tag, target, entry)
+    if entry["status"] == "failed":
+        report = status_matrix.write_failure(results, tag, target, entry)
+        entry["failure"]["report"] = str(report)
+        failures.append(str(report))
+    state["results"][tag][target] = entry
+    state["upstream"] = upstream
+    save_state(state_path, state)
+    status_matrix.write(results, state)
+    reporter.line(
+        f"{tag} {target}: {entry['status']} ({entry['duration_s']} s)"
+        + (f", failed at {entry['failure']['step']}" if entry["failure"] else "")
+    )
+    return {
+        "tag": tag,
+        "target": target,
+        "ok": entry["status"] == "ok",
+        "duration_s": entry["duration_s"],
+        "failed_step": (entry["failure"] or {}).get("step"),
+    }
+
+
+def _summary(
+    processed: list[dict], skipped: list[dict], failures: list[str], pages: list[str], upstream: str, in_range: int
+) -> str:
+    if not processed:
+        return f"nothing new at {upstream} ({in_range} release tags in range, all processed)"
+    human = "\n".join(
+        f"{p['tag']} {p['target']}: {'ok' if p['ok'] else 'FAILED at ' + p['failed_step']} ({p['duration_s']} s)"
+        for p in processed
+    )
+    human += f"\nmatrix: {pages[0]}" + "".join(f"\nfailure report: {f}" for f in failures)
+    waiting = sum(s["reason"].startswith("beyond") for s in skipped)
+    if waiting:
+        human += f"\n{waiting} more wait for the next run (--max-tags)"
+    return human
 
 
 def merge_states(state: dict, others: list[Path], results: Path) -> list[dict]:

@@ -206,7 +206,9 @@ def test_nothing_left_to_send(clone, tmp_path):
     assert "already forwarded upstream: https://github.com/python/cpython/pull/130000" in res.stdout
     res = upstream_cpython(clone, "--base", "v3.13.15", "--patches", str(series), "--json")
     report = json.loads(res.stdout)
-    assert report["branch"] is None and report["commits"] == [] and len(report["skipped"]) == 2
+    assert report["branch"] is None and report["commits"] == [] and len(report["skipped"]) == 3
+    # 0003 backports upstream's own fix: never offered back to it
+    assert {s["patch"][:4]: s["status"] for s in report["skipped"]}["0003"] == "not-forwardable"
     assert snapshot(clone) == before
 
 

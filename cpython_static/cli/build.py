@@ -1,0 +1,172 @@
+"""`cpython-static build`: build, publish and verify one interpreter (build/pipeline.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cpython_static.build.patches import default_patches_dir
+from cpython_static.cli.output import Reporter, context
+from cpython_static.core.errors import EXIT_FAILED, EXIT_OK
+from cpython_static.core.runner import Runner, StepFailed
+
+DEFAULT_VERSION = "3.13.15"
+
+
+def cmd_build(args) -> int:
+    from cpython_static.build.cpython import CPythonBuilder, resolve_request
+    from cpython_static.build.pipeline import build_publish_verify
+    from cpython_static.build.sources import Fetcher, load_lock
+    from cpython_static.build.toolchain import make_toolchain
+
+    reporter = Reporter(quiet=args.quiet)
+    out = Path(args.out).resolve()
+    ctx = context(args, "build", reporter)
+    cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
+    for leftover in cache.sweep():
+        reporter.line(f"removed scratch directory of a process that died: {leftover}")
+    lock = load_lock()
+    request = resolve_request(args.what, lock)
+    reporter.line(f"CPython {request.version} for {args.target}; logs in {log_dir}")
+    toolchain = make_toolchain(args.toolchain, args.target, cache, runner)
+    fetcher = Fetcher(cache, runner, mirror=args.mirror)
+    patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
+    builder = CPythonBuilder(
+        cache,
+        fetcher,
+        lock,
+        toolchain,
+        runner,
+        patches_dir,
+        use_series=not args.no_patches,
+        jobs=args.jobs,
+        autoconf_program=args.autoconf,
+        regenerate=not args.no_regen,
+        progress=reporter.line,
+    )
+    outcome = build_publish_verify(
+        builder,
+        request,
+        out,
+        layout=args.layout,
+        strip=not args.no_strip,
+        check=not args.no_verify,
+        progress=reporter.line,
+    )
+    built, binary, onefile, tree = outcome.built, outcome.binary, outcome.onefile, outcome.tree
+    report, duration = outcome.report, outcome.duration_s
+    for lib in built.libraries:
+        reporter.line(f"library {lib.recipe.name}: {'cached' if lib.reused else 'built'} ({lib.prefix})")
+    reporter.line(f"interpreter: {'cached' if built.reused else 'built'} ({built.prefix})")
+    if report is not None:
+        for check in report.checks:
+            reporter.line(
+                f"check {check.name}: {'ok' if check.ok else 'FAILED'}"
+                + (f" — {check.detail}" if check.detail and not check.ok else "")
+            )
+    modules = _builtin_modules(binary, runner, report)
+    result = {
+        "ok": report.ok if report else True,
+        "binary": str(binary),
+        "layout": args.layout,
+        "onefile": str(onefile) if onefile else None,
+        "tree": str(tree) if tree else None,
+        "version": built.version,
+        "target": built.target,
+        "modules": modules,
+        "duration_s": round(duration, 1),
+        "patches": built.patches,
+        "libraries": {l.recipe.name: {"cached": l.reused, "key": l.key} for l in built.libraries},
+        "interpreter_cached": built.reused,
+        "size_bytes": binary.stat().st_size,
+        "unstripped_size_bytes": built.binary.stat().st_size,
+        "logs": str(log_dir),
+        "verify": report.to_json() if report else None,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{'OK' if result['ok'] else 'FAILED'}: {binary}")
+        print(
+            f"  CPython {built.version} {built.target}, {len(modules)} built-in modules, "
+            f"{result['size_bytes'] / 1e6:.1f} MB, {duration:.0f}s"
+        )
+    return EXIT_OK if result["ok"] else EXIT_FAILED
+
+
+def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
+    if report is not None and getattr(report, "modules", None):
+        return sorted(report.modules)
+    try:
+        res = runner.run(
+            "list built-in modules",
+            [binary, "-I", "-c", "import sys, json; print(json.dumps(sorted(sys.builtin_module_names)))"],
+            capture=True,
+        )
+        return json.loads(res.output)
+    except (StepFailed, ValueError):
+        return []
+
+
+def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
+    from cpython_static.build.toolchain import DEFAULT_TARGET, TARGETS, TOOLCHAINS
+
+    b = sub.add_parser(
+        "build",
+        parents=[common, fetching],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="build a static interpreter (and verify it)",
+        description="Build CPython statically: the C libraries from pinned sources with the "
+        "chosen toolchain, then CPython with every extension module built in, "
+        "then `verify` the result.\n\n"
+        "Sources come from the cache, then --mirror, then upstream, then Debian "
+        "source packages (apt-get source), each checked against its sha256 pin.\n"
+        "The patch series in patches/ is applied when its version range covers the "
+        "release, and configure is regenerated with the exact autoconf the release used.",
+    )
+    b.add_argument(
+        "what",
+        nargs="?",
+        default=DEFAULT_VERSION,
+        help=f"release (3.13.15 or v3.13.15) or CPython source directory (default {DEFAULT_VERSION})",
+    )
+    b.add_argument(
+        "--target", default=DEFAULT_TARGET, help=f"one of: {', '.join(sorted(TARGETS))} (default {DEFAULT_TARGET})"
+    )
+    b.add_argument("--toolchain", default="zig", choices=sorted(TOOLCHAINS), help="C toolchain (default zig)")
+    b.add_argument("--out", default="dist", help="output directory (default ./dist)")
+    b.add_argument(
+        "--layout",
+        default="onefile",
+        choices=["onefile", "tree", "both"],
+        help="onefile (default): OUT/cpython-VERSION-TARGET/pythonX.Y, one executable "
+        "carrying its standard library; tree: bin/pythonX.Y and lib/pythonX.Y/ in "
+        "that directory, the conventional installation; both: the two side by side",
+    )
+    b.add_argument("--patches", help="patch series directory (default: the project's patches/)")
+    b.add_argument(
+        "--no-patches", action="store_true", help="apply no patch of the series at all (upstream's release as it is)"
+    )
+    b.add_argument(
+        "--no-regen",
+        action="store_true",
+        help="never regenerate configure: leave out the patches whose configure change the "
+        "version table reaches with configure cache variables (no autoconf needed)",
+    )
+    b.add_argument(
+        "--autoconf",
+        default=None,
+        metavar="PROGRAM",
+        help="the autoconf to regenerate configure with after the patch series; it must be "
+        "the release the shipped configure names (default: the system's when it is "
+        "exactly that release, else that release built from its pinned source)",
+    )
+    b.add_argument("--no-verify", action="store_true", help="skip the verification of the result")
+    b.add_argument(
+        "--no-strip",
+        action="store_true",
+        help="keep symbols and debug information in dist/ (the cache always keeps them)",
+    )
+    b.add_argument("--jobs", "-j", type=int, help="parallel make jobs (default: number of CPUs)")
+    b.set_defaults(func=cmd_build)
