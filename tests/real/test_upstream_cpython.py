@@ -223,13 +223,13 @@ def test_bad_input_leaves_the_checkout_alone(clone, tmp_path, case):
         message = "is not a CPython checkout"
     elif case == "dirty":
         (clone / "configure.ac").write_text((clone / "configure.ac").read_text() + "dnl local edit\n")
-        message = "has uncommitted changes (1 path(s), e.g. 'M configure.ac')"
+        message = "has uncommitted changes; commit or stash them first"
     elif case == "existing-branch":
         git(clone, "branch", "static-build-v3.11.2", "v3.11.2")
         message = "branch static-build-v3.11.2 already exists"
     elif case == "bad-base":
         args = ["--base", "v3.12.0", "--issue", ISSUE]
-        message = "--base v3.12.0 names no commit"
+        message = "has no commit 'v3.12.0' (give --base a branch, tag or sha); latest release tags there: v3.13.15"
     elif case == "no-issue":
         args = ["--base", "v3.11.2"]
         message = "0002-ctypes-importable-without-dlopen.patch names no CPython issue"
