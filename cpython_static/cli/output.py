@@ -1,5 +1,5 @@
 """What the user sees: progress lines on stderr, and the command's context built from
-its common options (--cache, --log-dir, --mirror) with the one log-directory rule."""
+its common options (--cache, --log-dir) with the one log-directory rule."""
 
 from __future__ import annotations
 
@@ -32,10 +32,5 @@ def context(args, command: str, reporter: Reporter) -> Context:
         command,
         cache_dir=getattr(args, "cache", None),
         log_dir=getattr(args, "log_dir", None),
-        mirror=getattr(args, "mirror", None),
         on_step=reporter.step,
     )
-
-
-def error(message: str) -> None:
-    print(f"cpython-static: error: {message}", file=sys.stderr)

@@ -9,9 +9,7 @@ from pathlib import Path
 
 from cpython_static.build.patches import default_patches_dir
 from cpython_static.build.toolchain import DEFAULT_TARGET, TARGETS
-from cpython_static.cli.output import Reporter
-from cpython_static.core.cache import Cache
-from cpython_static.core.context import log_dir_for
+from cpython_static.cli.output import Reporter, context
 from cpython_static.series.mirror import DEFAULT_UPSTREAM
 from cpython_static.series.watch import (
     DESCRIPTION,
@@ -87,9 +85,6 @@ def add_arguments(p) -> None:
     p.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the builds")
 
 
-# ---------------------------------------------------------------------------- state
-
-
 def run(args) -> int:
     reporter = Reporter(quiet=args.quiet)
     state_path = Path(args.state).resolve()
@@ -100,16 +95,9 @@ def run(args) -> int:
             written = write_systemd(Path(args.write_systemd), args, state_path, results)
             _emit(args, {"written": [str(p) for p in written]}, "\n".join(f"wrote {p}" for p in written))
             return EXIT_OK
-        cache = Cache(Path(args.cache).resolve() if args.cache else None)
-        return run_watch(
-            args,
-            reporter,
-            state_path,
-            results,
-            targets,
-            log_dir_for(cache, "watch", args.log_dir),
-            default_patches_dir(),
-        )
+        # --merge only rewrites files: no runner, no log directory.
+        ctx = None if args.merge else context(args, "watch", reporter)
+        return run_watch(args, reporter, state_path, results, targets, ctx, default_patches_dir())
     except WatchError as exc:
         print(f"cpython-static: error: {exc}", file=sys.stderr)
         if args.json:

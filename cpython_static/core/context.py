@@ -33,7 +33,6 @@ class Context:
     cache: Cache
     log_dir: Path
     runner: Runner
-    mirror: str | None = None  # --mirror, for the commands that fetch sources
 
     @classmethod
     def create(
@@ -42,9 +41,8 @@ class Context:
         *,
         cache_dir: str | Path | None = None,
         log_dir: str | Path | None = None,
-        mirror: str | None = None,
         on_step: Callable | None = None,
     ) -> Context:
         cache = Cache(Path(cache_dir).resolve() if cache_dir else None)
         logs = log_dir_for(cache, command, log_dir)
-        return cls(command, cache, logs, Runner(logs, on_step=on_step), mirror)
+        return cls(command, cache, logs, Runner(logs, on_step=on_step))

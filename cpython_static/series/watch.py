@@ -38,6 +38,7 @@ from pathlib import Path
 
 from cpython_static.build.sources import Fetcher
 from cpython_static.core.cache import Cache
+from cpython_static.core.context import Context
 from cpython_static.core.errors import UsageError
 from cpython_static.core.fsutil import atomic_write
 from cpython_static.core.git import git
@@ -364,14 +365,15 @@ def _step_of(exc: Exception) -> str:
 
 # -------------------------------------------------------------------------- the run
 def run_watch(
-    args, reporter, state_path: Path, results: Path, targets: list[str], log_dir: Path, patches_dir: Path | None
+    args, reporter, state_path: Path, results: Path, targets: list[str], ctx: Context | None, patches_dir: Path | None
 ) -> int:
     """One watcher run as the options ``args`` (cli/watch.py) ask: merge, plan, or process
-    the new tags; ``reporter`` has .line(text) and .step(result)."""
+    the new tags; ``reporter.line`` shows progress, ``ctx`` (None only for --merge) gives
+    the cache, the runner and the log directory."""
     upstream = args.upstream or DEFAULT_UPSTREAM
     if args.merge:
         return _merge(args, state_path, results, upstream)
-    runner = Runner(log_dir, on_step=reporter.step)
+    runner, log_dir = ctx.runner, ctx.log_dir
     if patches_dir is None:
         raise WatchError("no patch series found beside the package (patches/)")
     if args.plan:
@@ -384,7 +386,7 @@ def run_watch(
         state = load_state(state_path, upstream)
         reporter.line(f"logs in {log_dir}")
         todo, skipped, tags = _todo(args, runner, state, upstream, targets)
-        tag_run = _tag_run(args, runner, reporter, state_path, results, patches_dir)
+        tag_run = _tag_run(args, ctx, reporter, state_path, results, patches_dir)
         processed, failures = [], []
         for tag, target in todo:
             processed.append(
@@ -427,8 +429,8 @@ def _todo(args, runner: Runner, state: dict, upstream: str, targets: list[str]):
     return todo, skipped, tags
 
 
-def _tag_run(args, runner: Runner, reporter, state_path: Path, results: Path, patches_dir: Path) -> TagRun:
-    cache = Cache(Path(args.cache).resolve() if args.cache else None)
+def _tag_run(args, ctx: Context, reporter, state_path: Path, results: Path, patches_dir: Path) -> TagRun:
+    cache, runner = ctx.cache, ctx.runner
     # Per state file: two watchers with different state files never share a worktree.
     key = hashlib.sha256(str(state_path).encode()).hexdigest()[:12]
     workspace = cache.root / "watch" / key
