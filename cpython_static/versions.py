@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -32,6 +32,14 @@ class Series:
     cross_cache_vars: tuple[Arg, ...] = ()  # VAR=value, when cross compiling
     by_patch: tuple[PatchArgs, ...] = ()
     setup_local: SetupLocal | None = None
+    # Functions the C library must have (versions.toml); chooses a toolchain, not a build input.
+    libc_needs: tuple[str, ...] = field(default=(), repr=False)
+    # Not in repr (a cache key input): the build keys the optimisations it applied.
+    optimize: tuple[Optimization, ...] = field(default=(), repr=False)
+
+    def optimize_args(self, capabilities) -> list[Optimization]:
+        """The optimisations a toolchain with ``capabilities`` gives this series."""
+        return [o for o in self.optimize if o.needs in capabilities]
 
     def patch_args(self, applied: set[str]) -> list[Arg]:
         """Arguments that depend on whether each patch of the series was applied."""
@@ -39,6 +47,13 @@ class Series:
         for entry in self.by_patch:
             out += entry.with_ if entry.patch in applied else entry.without
         return out
+
+
+@dataclass(frozen=True)
+class Optimization:
+    value: str
+    needs: str  # a toolchain capability (build/toolchain.py)
+    why: str
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,10 @@ def get_series(version: str) -> Series:
         by_patch=tuple(
             PatchArgs(e["patch"], _args(e.get("with", [])), _args(e.get("without", []), key="var"))
             for e in s.get("by_patch", [])
+        ),
+        libc_needs=tuple(e["name"] for e in s.get("libc_needs", [])),
+        optimize=tuple(
+            Optimization(e["arg"], e["needs"], e["why"]) for e in [*common.get("optimize", []), *s.get("optimize", [])]
         ),
         setup_local=SetupLocal(tuple(s["setup_local"]["enable"]), tuple(s["setup_local"]["vars"].items()))
         if "setup_local" in s

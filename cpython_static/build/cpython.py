@@ -23,13 +23,18 @@ from cpython_static.core.runner import Runner
 from cpython_static.versions import Series, VersionError, get_series, parse_release, version_of_tree
 
 FORMAT = 2  # bump to rebuild every interpreter after a change in this module
-# cpython-static's main() (launcher/main.c), linked beside CPython's own python: it adds
-# the one-file layout's path configuration and the start-up hook (see the file).
+# cpython-static's main() (launcher/main.c): it adds the one-file layout's path
+# configuration, the start-up hook and the allocator default (see the file).  It replaces
+# Programs/python.c in the build's copy of the source, so CPython's own build links it
+# into `python`: one link (with LTO, the long step), trained by PGO like the rest.
 LAUNCHER = resources.files("cpython_static.runtime").joinpath("launcher")
 # Baked into sysconfig only; the interpreter finds its library relative to itself.
 INSTALL_PREFIX = "/opt/cpython-static"
 # Bulky and only for CPython's own test suite; the pruned tree is what dist/ gets.
 PRUNE = ("test",)
+# How a PGO build trains (bump when it changes): CPython's PROFILE_TASK, run by the
+# interpreter with our main(), so under the allocator it ships with.
+PGO_TRAINING = 1
 # {cflags:PKG} / {libs:PKG} in versions.toml's setup_local variables
 _PKG_CONFIG_REF = re.compile(r"\{(cflags|libs):([^}]+)\}")
 
@@ -114,6 +119,7 @@ class CPythonBuilder:
             self.cache, self.fetcher, self.lock, self.toolchain, self.runner, self.jobs, self.progress
         ).build_all(list(series.libraries))
         selected = self._patches(request.version)
+        optimize = [o.value for o in series.optimize_args(self.toolchain.capabilities)]
         build_python = self._build_python(request) if self.toolchain.cross else None
         if request.tree is not None:
             # What the tree holds, not where: a copy is built, so the same tree elsewhere
@@ -133,14 +139,18 @@ class CPythonBuilder:
                 "toolchain": self.toolchain.identity(),
                 "libs": {l.recipe.name: l.key for l in libs},
                 "build_python": build_python.key if build_python else None,
-                "launcher": [LAUNCHER.joinpath(f).read_text() for f in ("main.c", "launcher.mk")],
+                "launcher": LAUNCHER.joinpath("main.c").read_text(),
+                # Only when there are any: builds without optimisations keep their keys.
+                **({"optimize": optimize, "training": PGO_TRAINING} if optimize else {}),
             }
         )
         entry = self.cache.lookup("cpython", key)
         if entry is None:
             self.progress(f"building CPython {request.version}")
             entry = self.cache.build(
-                "cpython", key, lambda stage, final: self._produce(request, series, selected, libs, stage, build_python)
+                "cpython",
+                key,
+                lambda stage, final: self._produce(request, series, selected, optimize, libs, stage, build_python),
             )
         return BuiltPython(
             request.version,
@@ -181,7 +191,16 @@ class CPythonBuilder:
         native = next((t for t in TARGETS.values() if t.arch == host_arch()), None)
         if native is None:
             raise VersionError(f"cross builds need a native target for this machine ({host_arch()})")
-        toolchain = make_toolchain(self.toolchain.name, native.name, self.cache, self.runner)
+        # This machine's default toolchain, quick: a code generator needs no speed, and it
+        # shares the libraries of a native build.
+        toolchain = make_toolchain(
+            None,
+            native.name,
+            self.cache,
+            self.runner,
+            optimize="quick",
+            libc_needs=get_series(request.version).libc_needs,
+        )
         self.progress(f"building CPython {request.version} for {native.name} first (--with-build-python)")
         return CPythonBuilder(
             self.cache,
@@ -202,6 +221,7 @@ class CPythonBuilder:
         request: Request,
         series: Series,
         selected: list,
+        optimize: list[str],
         libs: list[BuiltLibrary],
         stage: Path,
         build_python: BuiltPython | None,
@@ -229,6 +249,7 @@ class CPythonBuilder:
                             src, self.cache, self.fetcher, self.lock, self.runner, progress=self.progress
                         ).program
                     regenerated = autoconf.regenerate(src, self.runner, autoconf=program)
+            (src / "Programs" / "python.c").write_text(LAUNCHER.joinpath("main.c").read_text())
             env = self.toolchain.env([l.prefix for l in libs])
             env["LDFLAGS"] = " ".join([*self.toolchain.static_ldflags(), env["LDFLAGS"]]).strip()
             args = ["./configure", f"--prefix={INSTALL_PREFIX}", *self.toolchain.configure_args()]
@@ -241,32 +262,15 @@ class CPythonBuilder:
                 args += [f"--with-build-python={build_python.binary}"]
                 args += [a.value for a in series.cross_cache_vars]
             args += [a.value for a in series.patch_args({p.name for p in selected} | set(request.applied))]
+            args += optimize
             self.runner.run("cpython:configure", args, cwd=src, env=env)
             if series.setup_local:
                 self._write_setup_local(series.setup_local, src, env)
             self.runner.run("cpython:make", ["make", f"-j{self.jobs}"], cwd=src, env=env)
-            with resources.as_file(LAUNCHER) as launcher:
-                self.runner.run(
-                    "cpython:launcher",
-                    [
-                        "make",
-                        "-f",
-                        "Makefile",
-                        "-f",
-                        str(launcher / "launcher.mk"),
-                        f"CPYTHON_STATIC_MAIN={launcher / 'main.c'}",
-                        "cpython-static-python",
-                    ],
-                    cwd=src,
-                    env=env,
-                )
             destdir = work / "destdir"
             self.runner.run("cpython:install", ["make", "install", f"DESTDIR={destdir}"], cwd=src, env=env)
             os.rename(destdir / INSTALL_PREFIX.lstrip("/"), stage / "install")
             mm = series.name
-            # The interpreter is CPython's, entered through our main(); upstream's python
-            # binary differs only in main() and is not kept.
-            shutil.copy2(src / "cpython-static-python", stage / "install" / "bin" / f"python{mm}")
             for name in PRUNE:
                 shutil.rmtree(stage / "install" / "lib" / f"python{mm}" / name, ignore_errors=True)
             # Kept for whoever debugs a build: what configure decided and which modules

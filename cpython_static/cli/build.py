@@ -19,6 +19,7 @@ def cmd_build(args) -> int:
     from cpython_static.build.pipeline import build_publish_verify
     from cpython_static.build.sources import Fetcher, load_lock
     from cpython_static.build.toolchain import make_toolchain
+    from cpython_static.versions import get_series
 
     reporter = Reporter(quiet=args.quiet)
     out = Path(args.out).resolve()
@@ -29,7 +30,19 @@ def cmd_build(args) -> int:
     lock = load_lock()
     request = resolve_request(args.what, lock)
     reporter.line(f"CPython {request.version} for {args.target}; logs in {log_dir}")
-    toolchain = make_toolchain(args.toolchain, args.target, cache, runner)
+    toolchain = make_toolchain(
+        args.toolchain,
+        args.target,
+        cache,
+        runner,
+        optimize=args.optimize,
+        libc_needs=get_series(request.version).libc_needs,
+    )
+    reporter.line(
+        f"toolchain {toolchain.name} ({toolchain.version}); optimisations: "
+        + (", ".join(sorted(toolchain.capabilities)) or "none")
+        + (f" (not the default: {toolchain.chosen_because})" if toolchain.chosen_because else "")
+    )
     fetcher = Fetcher(cache, runner, mirror=args.mirror)
     patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
     builder = CPythonBuilder(
@@ -110,7 +123,7 @@ def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
 
 
 def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
-    from cpython_static.build.toolchain import DEFAULT_TARGET, TARGETS, TOOLCHAINS
+    from cpython_static.build.toolchain import DEFAULT_TARGET, OPTIMIZE_ENV, OPTIMIZE_LEVELS, TARGETS, TOOLCHAINS
 
     b = sub.add_parser(
         "build",
@@ -123,7 +136,13 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         "Sources come from the cache, then --mirror, then upstream, then Debian "
         "source packages (apt-get source), each checked against its sha256 pin.\n"
         "The patch series in patches/ is applied when its version range covers the "
-        "release, and configure is regenerated with the exact autoconf the release used.",
+        "release, and configure is regenerated with the exact autoconf the release used.\n\n"
+        "Toolchains: gcc (the host's gcc with Debian's musl-tools) for this machine's own "
+        "architecture, with PGO (CPython's --enable-optimizations, trained with its own "
+        "PROFILE_TASK) and LTO: the fast interpreter, and the default there; zig for every "
+        "target (the default for foreign ones), without PGO (zig has no profile runtime) "
+        "but with the tail-calling interpreter on 3.14+.  PGO and LTO make a build long (see the "
+        f"README's figures); --optimize quick (or {OPTIMIZE_ENV}=quick) leaves both out.",
     )
     b.add_argument(
         "what",
@@ -134,7 +153,19 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
     b.add_argument(
         "--target", default=DEFAULT_TARGET, help=f"one of: {', '.join(sorted(TARGETS))} (default {DEFAULT_TARGET})"
     )
-    b.add_argument("--toolchain", default="zig", choices=sorted(TOOLCHAINS), help="C toolchain (default zig)")
+    b.add_argument(
+        "--toolchain",
+        default=None,
+        choices=sorted(TOOLCHAINS),
+        help="C toolchain (default: gcc for this machine's architecture, zig for others)",
+    )
+    b.add_argument(
+        "--optimize",
+        choices=OPTIMIZE_LEVELS,
+        default=None,
+        help="full (default): every optimisation the toolchain has (gcc: PGO + LTO); quick: "
+        f"none of the slow-to-build ones, for trying a change (default: ${OPTIMIZE_ENV}, else full)",
+    )
     b.add_argument("--out", default="dist", help="output directory (default ./dist)")
     b.add_argument(
         "--layout",

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 from cpython_static.cli.output import Reporter, context
-from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, UsageError
+from cpython_static.core.cache import default_root
+from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, UsageError, WorkFailed
+from cpython_static.verify import bench
 
 
 def cmd_verify(args) -> int:
@@ -33,14 +35,43 @@ def cmd_verify(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from cpython_static.verify.bench import bench, render
-
-    binary = Path(args.binary)
-    if not binary.is_file():
-        raise UsageError(f"{binary}: no such file")
-    result = bench(binary.resolve(), against=args.against or None, runs=args.runs)
-    print(json.dumps(result, indent=2) if args.json else render(result))
+    reporter = Reporter(quiet=args.quiet or args.json)
+    names = [n.strip() for n in (args.benchmarks or "").split(",") if n.strip()]
+    # Every input is checked before anything is written (the cache and its logs included).
+    plan = bench.prepare(
+        args.binary,
+        args.against,
+        cache_root=Path(args.cache).expanduser() if getattr(args, "cache", None) else default_root(),
+        chroot=args.chroot,
+        names=names,
+        out=args.out,
+        processes=args.processes,
+        values=args.values,
+        startup_runs=args.startup_runs,
+        side_env=bench.parse_side_env(args.env or []),
+    )
+    ctx = context(args, "bench", reporter)  # the one log rule: --log-dir, else <cache>/logs/<run id>
+    result = bench.run(plan, ctx.runner, progress=reporter.line)
+    print(json.dumps(result, indent=2) if args.json else bench.render(result))
+    if result["errors"]:
+        failed = ", ".join(
+            f"{e['benchmark']} ({e['side']})" if "benchmark" in e else f"start-up `{e['startup']}` ({e['side']})"
+            for e in result["errors"]
+        )
+        summary = result["summary"] or {"benchmarks": 0}
+        raise WorkFailed(
+            f"failed: {failed}; the geometric mean covers only the {summary['benchmarks']} benchmarks "
+            f"measured on both sides; results in {result['results']}",
+            step="bench",
+        )
     return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
+    return value
 
 
 def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
@@ -65,13 +96,48 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
 
     bn = sub.add_parser(
         "bench",
-        parents=[common],
-        help="measure size and start-up time against the host's python3",
-        description="Print the binary's size and the median wall-clock time of `-c pass`, "
-        "`-I -S -c pass` and a few imports, for BINARY and for the host's python3. "
-        "The README's figures come from this command.",
+        parents=[common, fetching],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="our one file against a reference Python: pyperformance, memory, start-up, size",
+        description=bench.__doc__,
     )
-    bn.add_argument("binary", help="the interpreter to measure")
-    bn.add_argument("--runs", type=int, default=30, help="timed runs per command (default 30)")
-    bn.add_argument("--against", default="python3", help="the other interpreter (default python3 on PATH; '' for none)")
+    bn.add_argument("binary", metavar="BINARY", help="our one-file interpreter")
+    bn.add_argument(
+        "--against", required=True, metavar="PYTHON", help="the reference interpreter (a path, or a command on PATH)"
+    )
+    bn.add_argument("--chroot", metavar="ROOT", help="run both interpreters inside ROOT; PYTHON is a path inside it")
+    bn.add_argument(
+        "--benchmarks",
+        metavar="A,B,...",
+        help="only these benchmarks of the subset (default: every one in verify/bench.toml)",
+    )
+    bn.add_argument(
+        "--processes",
+        type=_positive,
+        default=bench.PROCESSES,
+        metavar="N",
+        help=f"pyperf worker processes a benchmark (default {bench.PROCESSES})",
+    )
+    bn.add_argument(
+        "--values",
+        type=_positive,
+        default=bench.VALUES,
+        metavar="N",
+        help=f"pyperf values a worker (default {bench.VALUES})",
+    )
+    bn.add_argument(
+        "--startup-runs",
+        type=_positive,
+        default=bench.STARTUP_RUNS,
+        metavar="N",
+        help=f"timed runs a start-up command and side (default {bench.STARTUP_RUNS})",
+    )
+    bn.add_argument("--out", metavar="DIR", help="work directory (default: <cache>/bench/<run id>)")
+    bn.add_argument(
+        "--env",
+        action="append",
+        metavar="SIDE:VAR=VALUE",
+        help="set VAR for one side only (SIDE: ours or ref), in its benchmarks' workers and start-up runs "
+        "too; e.g. ours:PYTHONMALLOC=pymalloc with BINARY as its own reference measures the allocator",
+    )
     bn.set_defaults(func=cmd_bench)

@@ -383,7 +383,26 @@ def check_zoneinfo() -> str:
     summer = datetime(2024, 7, 15, 12, tzinfo=paris).utcoffset()
     _require(winter == timedelta(hours=1), f"Paris winter offset {winter}")
     _require(summer == timedelta(hours=2), f"Paris summer offset {summer}")
-    return f"Europe/Paris +1h/+2h ok; TZPATH={zoneinfo.TZPATH}"
+    # The bundled tzdata too (what a machine without /usr/share/zoneinfo gets): in the
+    # one file it is a member of the archive, read through the start-up hook.  Only a
+    # Python that is not ours may lack it (verify's own tests run these checks on one).
+    try:
+        import tzdata
+    except ImportError:
+        _require("_cpython_static" not in sys.modules, "no tzdata in a cpython-static interpreter")
+        return f"Europe/Paris +1h/+2h ok; TZPATH={zoneinfo.TZPATH}; no tzdata package (not a cpython-static build)"
+    system = zoneinfo.TZPATH
+    zoneinfo.reset_tzpath(to=[])
+    try:
+        zoneinfo.ZoneInfo.clear_cache()
+        tokyo = datetime(2024, 1, 15, tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo")).utcoffset()
+        _require(tokyo == timedelta(hours=9), f"Tokyo offset {tokyo} from tzdata")
+        zones = zoneinfo.available_timezones()
+        _require(len(zones) > 400 and "America/New_York" in zones, f"{len(zones)} zones in tzdata")
+    finally:
+        zoneinfo.reset_tzpath(to=system)
+        zoneinfo.ZoneInfo.clear_cache()
+    return f"Europe/Paris +1h/+2h ok; TZPATH={system}; tzdata {tzdata.IANA_VERSION}: {len(zones)} zones"
 
 
 # --------------------------------------------------------------- multiprocessing

@@ -6,10 +6,15 @@ Standalone on purpose (standard library only, Python 3.11 syntax).
 
     stdlib_zip.py --stdlib LIBDIR --out ZIP [--module FILE.py ...] [--wheel WHEEL ...]
 
-Every module is stored as source and as bytecode side by side (``name.py`` and
-``name.pyc``, the layout zipimport reads): bytecode so nothing is compiled at run time,
-source so tracebacks, ``inspect`` and ``linecache`` show real lines.  The bytecode is
-"unchecked hash" .pyc: valid whatever the archive's timestamps, never re-validated.
+Every module is stored as bytecode (``name.pyc``, which zipimport imports), so nothing
+is compiled at run time; "unchecked hash" .pyc, valid whatever the archive's timestamps,
+never re-validated.  Every start-up reads the archive's whole central directory (in
+zipimport, pure Python, before anything else can be imported), so it holds as few
+members as it can: the sources of those modules and the zone files of a ``--wheel``
+named tzdata each live in one member, a zip of their own (stored, so it is read in
+place), which the start-up hook reads only when a source line is wanted (tracebacks,
+``inspect``, ``linecache``) or a zone is loaded.  Modules given with ``--module`` (the
+hook) and sources that do not compile keep their ``.py`` in the archive itself.
 Entries are sorted and dated 2000-01-01, so the same input gives the same bytes.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import os
 import sys
 import zipfile
@@ -36,6 +42,10 @@ EXCLUDED_DIRS = {
 }
 EXCLUDED_TOP_FILES = {"turtle.py"}  # needs tkinter
 DATE = (2000, 1, 1, 0, 0, 0)  # SOURCE_DATE_EPOCH of the whole build
+# The members holding the sources and tzdata (the hook reads them: keep the names in
+# step with _cpython_static.py).  Not identifiers: never importable by accident.
+SOURCES_MEMBER = "cpython-static-sources.zip"
+TZDATA_MEMBER = "cpython-static-tzdata.zip"
 
 
 def _excluded_dir(name: str) -> bool:
@@ -56,14 +66,16 @@ def stdlib_members(libdir: str):
             yield rel, os.path.join(root, name)
 
 
-class Writer:
-    def __init__(self, out: str):
-        self.zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9)
+class _Zip:
+    """A zip being written, with the directory entries zipimport needs to find packages
+    and namespace packages."""
+
+    def __init__(self, target):
+        self.target = target
+        self.zip = zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9)
         self.names: set[str] = set()
-        self.compiled = self.failed = 0
 
     def _dirs_of(self, name: str) -> None:
-        # zipimport finds packages and namespace packages by their directory entries.
         parts = name.split("/")[:-1]
         for i in range(1, len(parts) + 1):
             d = "/".join(parts[:i]) + "/"
@@ -73,30 +85,56 @@ class Writer:
                 self.zip.writestr(info, b"")
                 self.names.add(d)
 
-    def add(self, name: str, data: bytes) -> None:
+    def add(self, name: str, data: bytes, compress: int = zipfile.ZIP_DEFLATED) -> None:
         if name in self.names:
             raise SystemExit(f"stdlib_zip: {name} given twice")
         self._dirs_of(name)
         info = zipfile.ZipInfo(name, DATE)
         info.external_attr = 0o100644 << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
+        info.compress_type = compress
         self.zip.writestr(info, data)
         self.names.add(name)
-        if name.endswith(".py"):
-            self._add_bytecode(name, data)
 
-    def _add_bytecode(self, name: str, source: bytes) -> None:
+
+class Writer:
+    def __init__(self, out: str):
+        self.main = _Zip(out)
+        self.sources = _Zip(io.BytesIO())
+        self.tzdata = _Zip(io.BytesIO())
+        self.compiled = self.failed = 0
+
+    @property
+    def names(self) -> set[str]:
+        return self.main.names
+
+    def add(self, name: str, data: bytes, *, keep_source: bool = False) -> None:
+        if name.endswith(".py"):
+            if self._add_bytecode(name, data) and not keep_source:
+                self.sources.add(name, data)
+                return
+        self.main.add(name, data)
+
+    def add_tzdata(self, name: str, data: bytes) -> None:
+        self.tzdata.add(name, data)
+
+    def _add_bytecode(self, name: str, source: bytes) -> bool:
         try:
             code = compile(source, name, "exec", dont_inherit=True, optimize=0)
         except SyntaxError:
             self.failed += 1  # shipped as source only; importing it reports the error
-            return
+            return False
         pyc = _code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False)
-        self.add(name + "c", bytes(pyc))
+        self.main.add(name + "c", bytes(pyc))
         self.compiled += 1
+        return True
 
     def close(self) -> None:
-        self.zip.close()
+        for member, inner in ((SOURCES_MEMBER, self.sources), (TZDATA_MEMBER, self.tzdata)):
+            inner.zip.close()
+            if inner.names:
+                # Stored: the hook opens it in place, without inflating all of it.
+                self.main.add(member, inner.target.getvalue(), compress=zipfile.ZIP_STORED)
+        self.main.zip.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,18 +153,22 @@ def main(argv: list[str] | None = None) -> int:
                 writer.add(name, f.read())
         for path in args.module:
             with open(path, "rb") as f:
-                writer.add(os.path.basename(path), f.read())
+                writer.add(os.path.basename(path), f.read(), keep_source=True)
         for wheel in args.wheel:
             with zipfile.ZipFile(wheel) as whl:
                 for info in sorted(whl.infolist(), key=lambda i: i.filename):
                     top = info.filename.split("/", 1)[0]
                     if info.is_dir() or top.endswith((".dist-info", ".data")):
                         continue
-                    writer.add(info.filename, whl.read(info))
+                    if top == "tzdata":
+                        writer.add_tzdata(info.filename, whl.read(info))
+                    else:
+                        writer.add(info.filename, whl.read(info))
     finally:
         writer.close()
     print(
-        f"{len(writer.names)} entries, {writer.compiled} modules compiled, "
+        f"{len(writer.names)} entries ({len(writer.sources.names)} in {SOURCES_MEMBER}, "
+        f"{len(writer.tzdata.names)} in {TZDATA_MEMBER}), {writer.compiled} modules compiled, "
         f"{writer.failed} left as source (syntax errors), python {sys.version.split()[0]}"
     )
     return 0

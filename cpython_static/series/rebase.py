@@ -41,7 +41,7 @@ from cpython_static.core.errors import UsageError
 from cpython_static.core.fsutil import StepTimer, atomic_write, swap_dir
 from cpython_static.core.git import WORKTREE_IDENTITY_ENV, git
 from cpython_static.core.runner import Runner, StepFailed
-from cpython_static.versions import Release, parse_release
+from cpython_static.versions import Release, get_series, parse_release
 
 # What each status means (the report's legend).
 STATUSES = {
@@ -622,7 +622,7 @@ def build_and_verify(
     started = time.monotonic()
     outcome = None
     try:
-        toolchain = make_toolchain("zig", target, cache, runner)
+        toolchain = make_toolchain(None, target, cache, runner, libc_needs=get_series(version).libc_needs)
         builder = CPythonBuilder(
             cache, fetcher, lock, toolchain, runner, None, use_series=False, jobs=jobs, progress=progress
         )

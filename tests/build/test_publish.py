@@ -49,6 +49,18 @@ def _wheel(path: Path) -> Path:
     return path
 
 
+def _tzdata_wheel(path: Path) -> Path:
+    """tzdata's shape: a package per zone directory, zone files as resources."""
+    with zipfile.ZipFile(path, "w") as whl:
+        whl.writestr("tzdata/__init__.py", 'IANA_VERSION = "2099z"\n')
+        whl.writestr("tzdata/zones", "Etc/UTC\n")
+        whl.writestr("tzdata/zoneinfo/__init__.py", "")
+        whl.writestr("tzdata/zoneinfo/Etc/__init__.py", "")
+        whl.writestr("tzdata/zoneinfo/Etc/UTC", b"TZif2-fake")
+        whl.writestr("tzdata-2099.26.dist-info/METADATA", "Name: tzdata\n")
+    return path
+
+
 def _write_zip(tmp_path, out: Path) -> str:
     lib = _fake_stdlib(tmp_path / "root") if not (tmp_path / "root").exists() else tmp_path / "root/lib/python3.x"
     res = subprocess.run(
@@ -61,6 +73,10 @@ def _write_zip(tmp_path, out: Path) -> str:
             str(out),
             "--wheel",
             str(_wheel(tmp_path / "tzlike-1.0-py3-none-any.whl")),
+            "--wheel",
+            str(_tzdata_wheel(tmp_path / "tzdata-2099.26-py2.py3-none-any.whl")),
+            "--module",
+            str(HOOK),
         ],
         capture_output=True,
         text=True,
@@ -71,9 +87,9 @@ def _write_zip(tmp_path, out: Path) -> str:
 
 def test_archive_contents(tmp_path):
     summary = _write_zip(tmp_path, tmp_path / "a.zip")
-    names = set(zipfile.ZipFile(tmp_path / "a.zip").namelist())
+    archive = zipfile.ZipFile(tmp_path / "a.zip")
+    names = set(archive.namelist())
     assert {
-        "alpha.py",
         "alpha.pyc",
         "pkg/",
         "pkg/__init__.pyc",
@@ -81,9 +97,13 @@ def test_archive_contents(tmp_path):
         "pkg/sub/mod.pyc",
         "nspkg/",
         "nspkg/inner.pyc",
-        "broken.py",
-        "tzlike/__init__.py",
+        "broken.py",  # no bytecode: its source stays where zipimport sees it
+        "_cpython_static.py",  # --module files keep their source beside the bytecode
+        "_cpython_static.pyc",
+        "tzlike/__init__.pyc",  # another wheel's modules are shipped like the stdlib's
         "tzlike/zone/UTC",
+        "cpython-static-sources.zip",
+        "cpython-static-tzdata.zip",
     } <= names
     left_out = {
         n
@@ -94,6 +114,18 @@ def test_archive_contents(tmp_path):
     }
     assert not left_out
     assert "broken.pyc" not in names and "1 left as source" in summary
+    # One member each for the compiled modules' sources and for tzdata: stored, so the
+    # hook reads them in place.
+    assert not {n for n in names if n.endswith(".py")} - {"broken.py", "_cpython_static.py"}
+    assert not {n for n in names if n.startswith("tzdata")}
+    for member in ("cpython-static-sources.zip", "cpython-static-tzdata.zip"):
+        assert archive.getinfo(member).compress_type == zipfile.ZIP_STORED
+    sources = zipfile.ZipFile(archive.open("cpython-static-sources.zip"))
+    assert {"alpha.py", "pkg/__init__.py", "pkg/sub/mod.py", "nspkg/inner.py"} <= set(sources.namelist())
+    assert "broken.py" not in sources.namelist() and "_cpython_static.py" not in sources.namelist()
+    zones = zipfile.ZipFile(archive.open("cpython-static-tzdata.zip"))
+    assert zones.read("tzdata/zoneinfo/Etc/UTC") == b"TZif2-fake"
+    assert not [n for n in zones.namelist() if ".dist-info" in n]
 
 
 def test_archive_is_reproducible(tmp_path):
@@ -110,17 +142,19 @@ def test_bytecode_is_unchecked_hash(tmp_path):
 
 def test_imported_in_place_from_behind_an_executable(tmp_path):
     """Bytes in front of the archive (the interpreter) do not disturb zipimport or
-    importlib.resources; tracebacks show source lines under the member's real path."""
+    importlib.resources; the hook, imported from the archive as the launcher does, gives
+    tracebacks and inspect their source lines (from the sources member, under the
+    module's real path) and serves tzdata from its member."""
     _write_zip(tmp_path, tmp_path / "a.zip")
     carrier = tmp_path / "carrier"
     carrier.write_bytes(os.urandom(4096) + (tmp_path / "a.zip").read_bytes())
     code = f"""
-import sys, traceback
-sys.path.insert(0, {str(PACKAGE / "stdlib")!r})
-import _frozen_importlib_external as e; keep = e.ExtensionFileLoader.create_module
-import _cpython_static  # the hook fixes co_filename of code imported from the archive
-e.ExtensionFileLoader.create_module = keep
+import sys, traceback, inspect
 sys.path.insert(0, {str(carrier)!r})
+import _frozen_importlib_external as e; keep = e.ExtensionFileLoader.create_module
+import _cpython_static as hook  # from the archive, as the launcher imports it
+e.ExtensionFileLoader.create_module = keep
+assert {{"zip-filenames", "zip-sources", "tzdata-member"}} <= set(hook.REPORT["installed"]), hook.REPORT
 import alpha, nspkg.inner, pkg.sub.mod, importlib.resources as r
 assert alpha.__file__ == {str(carrier / "alpha.pyc")!r}, alpha.__file__  # zipimport names the bytecode
 assert r.files('pkg').joinpath('data.txt').read_text() == 'resource'
@@ -131,6 +165,18 @@ except ValueError:
     text = traceback.format_exc()
 assert "raise ValueError('from alpha')" in text, text
 assert {str(carrier / "alpha.py")!r} in text, text
+assert inspect.getsource(alpha.f).startswith("def f():"), inspect.getsource(alpha.f)
+assert inspect.getsource(pkg.sub.mod) == "X = 1\\n" and pkg.__loader__.get_source("pkg") == ""
+import tzdata, tzdata.zoneinfo.Etc
+assert tzdata.IANA_VERSION == "2099z"
+assert r.files("tzdata.zoneinfo.Etc").joinpath("UTC").read_bytes() == b"TZif2-fake"
+assert r.files("tzdata").joinpath("zones").read_text() == "Etc/UTC\\n"
+try:
+    import tzdata.nowhere
+except ModuleNotFoundError:
+    pass
+else:
+    raise AssertionError("tzdata.nowhere imported")
 print('ok')
 """
     res = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)

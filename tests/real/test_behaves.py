@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import VERSION
+from .conftest import FULL, VERSION
 
 MM = ".".join(VERSION.split(".")[:2])
 TAG = "cp" + MM.replace(".", "")
@@ -181,7 +181,7 @@ def test_importing_a_shared_object_says_why_not(python, tmp_path):
 def test_tree_layout(build_x86_64, tmp_path):
     from .conftest import run_cli
 
-    res = run_cli("build", VERSION, "--json", "--out", str(tmp_path), "--layout", "both", "--no-verify")
+    res = run_cli("build", VERSION, *FULL, "--json", "--out", str(tmp_path), "--layout", "both", "--no-verify")
     assert res.returncode == 0, res.stderr[-3000:]
     result = json.loads(res.stdout)
     tree = Path(result["tree"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cpython_static.verify.elf import read_elf
 
-from .conftest import VERSION, run_cli
+from .conftest import FULL, VERSION, run_cli
 
 REQUIRED_CHECKS = {
     "static",
@@ -97,7 +97,7 @@ def test_imports_without_the_host(build_x86_64, tmp_path):
 
 
 def test_second_build_reuses_everything(build_x86_64, dist):
-    res = run_cli("build", VERSION, "--json", "--out", str(dist), "--no-verify")
+    res = run_cli("build", VERSION, *FULL, "--json", "--out", str(dist), "--no-verify")
     assert res.returncode == 0, res.stderr[-3000:]
     again = json.loads(res.stdout)
     assert again["interpreter_cached"] is True

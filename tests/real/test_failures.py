@@ -30,7 +30,7 @@ DRIVER = textwrap.dedent("""
     libraries._recipes_dir = lambda: recipes
     cache = Cache()
     runner = Runner(Path(sys.argv[2]))
-    tc = make_toolchain("zig", "x86_64-linux-musl", cache, runner)
+    tc = make_toolchain(None, "x86_64-linux-musl", cache, runner)  # the default (gcc here)
     b = libraries.LibraryBuilder(cache, Fetcher(cache, runner), load_lock(), tc, runner)
     b.build_all(["zlib"])
 """)

@@ -525,7 +525,14 @@ def test_check_stdlib_one_file_and_tree(tmp_path):
 GOOD_HOOK = {
     "loaded": True,
     "import_errors": {},
-    "installed": ["extension-refusal", "zip-filenames", "after-import-fixups", "shared-object-finder"],
+    "installed": [
+        "extension-refusal",
+        "zip-filenames",
+        "zip-sources",
+        "tzdata-member",
+        "after-import-fixups",
+        "shared-object-finder",
+    ],
     "fixups": {"ssl": "applied", "ensurepip": "applied"},
 }
 

@@ -1,6 +1,8 @@
 /* cpython-static's interpreter entry point: CPython's own `python` main (Py_RunMain, so
- * every command-line option behaves as upstream's), plus two things a static,
- * drop-anywhere interpreter needs before and after start-up:
+ * every command-line option behaves as upstream's).  The build writes it over
+ * Programs/python.c, so CPython's Makefile compiles and links it as `python` (PGO trains
+ * it, LTO sees it).  Added to upstream's main, what a static, drop-anywhere interpreter
+ * needs before and after start-up:
  *
  * 1. One-file layout.  When a zip archive is appended to this executable it holds the
  *    standard library.  The archive itself goes on sys.path, where CPython's zipimport
@@ -13,6 +15,11 @@
  * 2. After initialisation, `import _cpython_static` (from the archive or the tree) sets
  *    up what cannot be compiled in: a clear error for C extension modules (a static
  *    binary has no dynamic loader) and the discovery of the system's CA certificates.
+ *
+ * 3. The allocator.  Where CPython bundles mimalloc (3.13+) it is the default here
+ *    instead of pymalloc on top of musl's malloc, which is slow (the README has the
+ *    figures).  PYTHONMALLOC, when CPython would honour it, and development mode (whose
+ *    debug hooks upstream installs) still decide, as upstream.
  *
  * Only the public PyConfig API is used, identically on 3.11 to 3.14 (proven there).
  */
@@ -209,10 +216,56 @@ done:
     return status;
 }
 
+#ifdef WITH_MIMALLOC
+/* Whether the command line or environment chose an allocator (or development mode, which
+ * chooses the debug one) the way CPython would read them: -E and -I ignore PYTHON*. */
+static int
+allocator_chosen(int argc, char **argv)
+{
+    int use_env = 1;
+    for (int i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0 || arg[1] == '-') {
+            break;  /* -- ends the options; --help and the like choose nothing */
+        }
+        if (arg[1] == 'X' || arg[1] == 'W') {  /* -X opt / -Xopt, -W arg / -Warg */
+            const char *value = arg[2] ? arg + 2 : (i + 1 < argc ? argv[++i] : "");
+            if (arg[1] == 'X' && strcmp(value, "dev") == 0) {
+                return 1;
+            }
+            continue;
+        }
+        /* Single-letter flags, possibly grouped (-IS); -c and -m end the options. */
+        for (const char *c = arg + 1; *c; c++) {
+            if (*c == 'E' || *c == 'I') {
+                use_env = 0;
+            }
+            if (*c == 'c' || *c == 'm') {
+                goto done;
+            }
+        }
+    }
+done:
+    return use_env && ((getenv("PYTHONMALLOC") && *getenv("PYTHONMALLOC"))
+                       || (getenv("PYTHONDEVMODE") && *getenv("PYTHONDEVMODE")));
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
     PyStatus status;
+#ifdef WITH_MIMALLOC
+    if (!allocator_chosen(argc, argv)) {
+        PyPreConfig preconfig;
+        PyPreConfig_InitPythonConfig(&preconfig);
+        preconfig.allocator = PYMEM_ALLOCATOR_MIMALLOC;
+        status = Py_PreInitializeFromBytesArgs(&preconfig, argc, argv);
+        if (PyStatus_Exception(status)) {
+            Py_ExitStatusException(status);
+        }
+    }
+#endif
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
 

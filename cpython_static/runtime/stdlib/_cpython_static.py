@@ -14,7 +14,11 @@ What a static, drop-anywhere interpreter needs and cannot get from its build:
 * The system's CA certificates live at a different path on each distribution, and the
   OpenSSL built in only knows its compiled-in directory.  ``ssl`` looks in the places Go's
   crypto/x509 (root_linux.go) looks, honours SSL_CERT_FILE/SSL_CERT_DIR, and says clearly
-  when there are none.
+  when there are none.  Nothing of it runs before ``ssl`` is first imported, and the
+  certificates are looked for only when a context loads its default certificates.
+* The one-file archive keeps module sources and tzdata's zone files in one member each
+  (stdlib_zip.py: fewer members make every start-up's directory read cheap).  Source
+  lines (tracebacks, ``inspect``, ``linecache``) and zones are read from them on demand.
 
 Standard library only, Python 3.11 syntax: it runs inside the interpreter being started.
 """
@@ -221,6 +225,92 @@ def _no_platform_tags(tags):
     tags.platform_tags = lambda: iter(())
 
 
+# ------------------------------------------------- the archive's sources and tzdata
+# The members stdlib_zip.py writes (keep the names in step with it).
+SOURCES_MEMBER = "cpython-static-sources.zip"
+TZDATA_MEMBER = "cpython-static-tzdata.zip"
+# The archive this module came from: None in the tree layout (sources on disk).
+_ARCHIVE = getattr(globals().get("__loader__"), "archive", None)
+_MEMBERS = {}
+
+
+def _member(name):
+    """The zip stored as member ``name`` of the archive, opened on first use (None when
+    there is no such member)."""
+    if name not in _MEMBERS:
+        import io
+        import zipfile
+
+        inner = None
+        if _ARCHIVE:
+            with zipfile.ZipFile(_ARCHIVE) as outer:
+                if name in outer.NameToInfo:
+                    inner = zipfile.ZipFile(io.BytesIO(outer.read(name)))
+        _MEMBERS[name] = inner
+    return _MEMBERS[name]
+
+
+def _fix_zip_sources(zipimport):
+    """zipimporter.get_source: the archive's own answer, else the sources member."""
+    original = zipimport.zipimporter.get_source
+    module_path, module_info = zipimport._get_module_path, zipimport._get_module_info
+
+    def get_source(self, fullname):
+        source = original(self, fullname)
+        if source is not None or self.archive != _ARCHIVE:
+            return source
+        sources = _member(SOURCES_MEMBER)
+        ispkg = module_info(self, fullname)
+        if sources is None or ispkg is None:
+            return None
+        name = module_path(self, fullname) + ("/__init__.py" if ispkg else ".py")
+        try:
+            data = sources.read(name)
+        except KeyError:
+            return None
+        return _external.decode_source(data)
+
+    zipimport.zipimporter.get_source = get_source
+
+
+class _TzdataFinder:
+    """Finds ``tzdata`` and its subpackages (one per zone directory, as the wheel has
+    them) in the tzdata member.  Last on sys.meta_path: a tzdata the user installed
+    (newer zones) wins."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tzdata" and not name.startswith("tzdata."):
+            return None
+        zones = _member(TZDATA_MEMBER)
+        directory = name.replace(".", "/")
+        if zones is None or f"{directory}/__init__.py" not in zones.NameToInfo:
+            return None
+        from importlib.machinery import ModuleSpec
+
+        return ModuleSpec(name, _TzdataLoader(zones, directory), is_package=True)
+
+
+class _TzdataLoader:
+    def __init__(self, zones, directory):
+        self._zones, self._dir = zones, directory
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        filename = f"{_ARCHIVE}/{TZDATA_MEMBER}/{self._dir}/__init__.py"
+        exec(compile(self._zones.read(f"{self._dir}/__init__.py"), filename, "exec"), module.__dict__)
+
+    # importlib.resources: the package's files are the member's directory.
+    def get_resource_reader(self, name):
+        return self
+
+    def files(self):
+        import zipfile
+
+        return zipfile.Path(self._zones, self._dir + "/")
+
+
 # ------------------------------------------------------------------- source file names
 def _fix_zip_filenames():
     """Code compiled into the archive names its file relative to the archive; once
@@ -245,6 +335,10 @@ def install():
     if "zipimport" in sys.modules:
         _fix_zip_filenames()
         REPORT["installed"].append("zip-filenames")
+        if _ARCHIVE:
+            _fix_zip_sources(sys.modules["zipimport"])
+            sys.meta_path.append(_TzdataFinder())
+            REPORT["installed"] += ["zip-sources", "tzdata-member"]
     sys.meta_path.insert(
         0,
         _AfterImport(
