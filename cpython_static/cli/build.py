@@ -38,9 +38,10 @@ def cmd_build(args) -> int:
         optimize=args.optimize,
         libc_needs=get_series(request.version).libc_needs,
     )
+    applied = get_series(request.version).optimize_args(toolchain.capabilities)
     reporter.line(
         f"toolchain {toolchain.name} ({toolchain.version}); optimisations: "
-        + (", ".join(sorted(toolchain.capabilities)) or "none")
+        + (", ".join(o.value.split("=")[0] for o in applied) or "none")
         + (f" (not the default: {toolchain.chosen_because})" if toolchain.chosen_because else "")
     )
     fetcher = Fetcher(cache, runner, mirror=args.mirror)
