@@ -83,7 +83,8 @@ def test_a_benchmark_failing_on_one_side_keeps_the_others(one_file, tmp_path):
     failed = [e for e in result["errors"] if "benchmark" in e]
     assert [(e["side"], e["benchmark"]) for e in failed] == [("ref", "sqlite_synth")]
     assert "_sqlite3" in failed[0]["stderr_tail"]
-    assert Path(failed[0]["log"]).is_file() and Path(failed[0]["log"]).is_relative_to(out)
+    # The log stays where every command's logs go (the one rule: <cache>/logs/<run id>).
+    assert Path(failed[0]["log"]).is_file() and Path(failed[0]["log"]).is_relative_to(result["logs"])
     # The start-up command importing sqlite3 fails on that side too; the others are timed.
     assert {e["startup"] for e in result["errors"] if "startup" in e} == {
         cmd for cmd in result["startup"] if "sqlite3" in cmd
