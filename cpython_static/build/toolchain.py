@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpython_static.core.arch import host_arch
-from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.cache import Cache, digest_of, sha256_file
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner
 
@@ -288,7 +288,12 @@ class GccMuslToolchain(_Toolchain):
         # musl's own files decide the output as much as gcc does: its specs and libc.a.
         specs = Path(f"/usr/lib/{self.target.arch}-linux-musl/musl-gcc.specs")
         libc = Path(f"/usr/lib/{self.target.arch}-linux-musl/libc.a")
-        musl = digest_of({"specs": _read(specs), "libc": sha256_or_none(libc)})[:16]
+        musl = digest_of(
+            {
+                "specs": specs.read_text() if specs.is_file() else "",
+                "libc": sha256_file(libc) if libc.is_file() else None,
+            }
+        )[:16]
         # Debian's musl-dev builds libc.a without musl's crypt (zig's musl has it).
         members = self.runner.run("libc.a members", ["ar", "t", libc], capture=True).output.split()
         if not any(m.startswith("crypt") for m in members):
@@ -336,16 +341,6 @@ class GccMuslToolchain(_Toolchain):
         headers.mkdir()
         for name, path in self.kernel_headers.items():
             (headers / name).symlink_to(path)
-
-
-def _read(path: Path) -> str:
-    return path.read_text() if path.is_file() else ""
-
-
-def sha256_or_none(path: Path) -> str | None:
-    from cpython_static.core.cache import sha256_file
-
-    return sha256_file(path) if path.is_file() else None
 
 
 _WRAPPER_VERSION = 2
