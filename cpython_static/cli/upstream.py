@@ -118,6 +118,7 @@ def run_nixpkgs(args) -> int:
         "base": outcome.base,
         "file": outcome.file,
         "added": outcome.added,
+        "patches": outcome.patches,
         "message": outcome.message,
         "parse_check": outcome.parse_check,
         "author": outcome.author,
@@ -131,6 +132,8 @@ def run_nixpkgs(args) -> int:
         print(outcome.message)
         if outcome.commit:
             print(f"  commit {outcome.commit} on {outcome.base[:12]}: adds {', '.join(outcome.added)}")
+            for patch in outcome.patches:
+                print(f"  and the patch {patch} beside {outcome.file}")
             print(f"  nix-instantiate --parse: {outcome.parse_check}")
             if outcome.pushed:
                 print(f"  pushed to {outcome.pushed}")

@@ -23,6 +23,7 @@ import re
 import shutil
 import string
 import tempfile
+import textwrap
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +39,13 @@ MESSAGE_TEMPLATE = DATA_DIR / "commit-message.txt.tmpl"
 
 DESCRIPTION = """\
 In a nixpkgs checkout, create a branch with one commit that makes pkgsStatic.python3
-build its extension modules into the interpreter (NixOS/nixpkgs#138448): when `static`,
-configureFlags gets MODULE_BUILDTYPE=static and --disable-test-modules, and before 3.13
-the configure cache variables that disable xxlimited/xxlimited_35 (no patch file).
+build its extension modules into the interpreter (part of NixOS/nixpkgs#138448: 3.12
+and later).  When `static`, configureFlags gets MODULE_BUILDTYPE=static and
+py_cv_module_<name>=n/a for the modules configure builds shared regardless (the
+never_static lists of modules.toml; not --disable-test-modules, which would leave
+Lib/test uninstalled and break postInstall), and `patches` gets the HACL* fix for
+3.14.0-3.14.4 (our 0003, as 3.14/static-hacl-libs.patch beside default.nix).
+Layouts: nixfmt-rfc-style, the older one, and `optional static "LDFLAGS=-static"`.
 
   cpython-static upstream nixpkgs --nixpkgs ~/src/nixpkgs
   cpython-static upstream nixpkgs --nixpkgs ~/src/nixpkgs --base origin/master --push fork
@@ -64,10 +69,18 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class Guarded:
-    guard: str
-    flags: tuple[str, ...]
+class NixPatch:
+    """A patch of our series that nixpkgs carries too, as a file beside default.nix."""
+
+    file: str  # relative to default.nix's directory
+    guard: str  # the Nix condition it is applied under
+    text: str  # the patch file, as in patches/
     comment: tuple[str, ...] = ()
+    message: str = ""
+
+    @property
+    def reference(self) -> str:
+        return f"./{self.file}"
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,10 @@ class Spec:
     branch: str
     needs: tuple[str, ...]
     static: tuple[Flag, ...]
-    guarded: tuple[Guarded, ...]
+    # py_cv_module_<name>=n/a for modules.toml's never_static modules, with one comment
+    never_static: tuple[str, ...]
+    never_static_comment: tuple[str, ...]
+    patches: tuple[NixPatch, ...]
     message: str
 
     @property
@@ -87,12 +103,81 @@ class Spec:
 
     @property
     def flags(self) -> list[str]:
-        return [f.flag for f in self.static] + [f for g in self.guarded for f in g.flags]
+        return [f.flag for f in self.static] + list(self.never_static)
+
+    @property
+    def groups(self) -> list[tuple[tuple[str, ...], list[str]]]:
+        """(comment, flags) groups, in the order they go into the static list."""
+        return [(f.comment, [f.flag]) for f in self.static] + [(self.never_static_comment, list(self.never_static))]
 
 
-def load_spec(path: Path = SPEC_FILE, template: Path = MESSAGE_TEMPLATE) -> Spec:
+def never_static_modules(since: str) -> list[str]:
+    """modules.toml's never_static lists of every series from ``since`` on, merged in
+    series order: the modules a static build must disable."""
+    from cpython_static.verify.modules import load_module_tables
+
+    def key(series: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in series.split("."))
+
+    out: list[str] = []
+    for series, table in sorted(load_module_tables().items(), key=lambda kv: key(kv[0])):
+        if key(series) >= key(since):
+            out += [m for m in table.never_static if m not in out]
+    return out
+
+
+def version_guard(patch) -> str:
+    """The Nix condition for a patch's Python-Versions, on the derivation's ``version``:
+    a lower bound at a series' first pre-release (3.14.0a1) is the series itself, since
+    Nix's compareVersions orders "3.14.0a1" after "3.14.0"."""
+    parts = []
+    for spec in sorted(patch.versions, key=lambda s: s.operator != ">="):
+        v = spec.version
+        if spec.operator == ">=":
+            if re.fullmatch(r"\d+\.\d+\.0(a|b|rc)\d+", v):
+                v = ".".join(v.split(".")[:2])
+            parts.append(f'lib.versionAtLeast version "{v}"')
+        elif spec.operator == "<":
+            parts.append(f'lib.versionOlder version "{v}"')
+        else:
+            raise NixpkgsError(f"{patch.name}: Python-Versions {spec} has no Nix rendering (only >= and <)")
+    return " && ".join(["static", *parts])
+
+
+def load_spec(path: Path = SPEC_FILE, template: Path = MESSAGE_TEMPLATE, patches_dir: Path | None = None) -> Spec:
+    from cpython_static.build import patches as series_patches
+
     data = tomllib.loads(path.read_text())
-    message = string.Template(template.read_text()).substitute(issue=data["issue"])
+    never = never_static_modules(data["never_static_from"])
+    flags = [f"py_cv_module_{m}=n/a" for m in never]
+    patches_dir = patches_dir or series_patches.default_patches_dir()
+    nix_patches = []
+    for entry in data.get("patches", ()):
+        if patches_dir is None:
+            raise NixpkgsError(
+                f"{entry['patch']} is needed for nixpkgs but there is no patches/ directory (pass --patches)"
+            )
+        patch = series_patches.parse_patch(patches_dir / entry["patch"])
+        nix_patches.append(
+            NixPatch(
+                entry["file"],
+                version_guard(patch),
+                patch.path.read_text(),
+                tuple(entry.get("comment", ())),
+                entry.get("message", ""),
+            )
+        )
+    wrap = textwrap.TextWrapper(width=72, break_on_hyphens=False)
+    message = string.Template(template.read_text()).substitute(
+        issue=data["issue"],
+        never_static=", ".join(never),
+        patches="".join(wrap.fill(p.message) + "\n\n" for p in nix_patches if p.message),
+    )
+    # The module list sits in a paragraph of its own words: wrap each paragraph again.
+    paragraphs = [
+        para if para.startswith(("- ", "python3:")) else wrap.fill(" ".join(para.split()))
+        for para in message.strip().split("\n\n")
+    ]
     return Spec(
         file=data["file"],
         markers=tuple(data["markers"]),
@@ -100,8 +185,10 @@ def load_spec(path: Path = SPEC_FILE, template: Path = MESSAGE_TEMPLATE) -> Spec
         branch=data["branch"],
         needs=tuple(data["needs"]),
         static=tuple(Flag(f["flag"], tuple(f.get("comment", ()))) for f in data["static"]),
-        guarded=tuple(Guarded(g["guard"], tuple(g["flags"]), tuple(g.get("comment", ()))) for g in data["guarded"]),
-        message=message.rstrip("\n") + "\n",
+        never_static=tuple(flags),
+        never_static_comment=tuple(data["never_static"].get("comment", ())),
+        patches=tuple(nix_patches),
+        message="\n\n".join(paragraphs) + "\n",
     )
 
 
@@ -270,10 +357,12 @@ class Edit:
     text: str  # the new file
     added: list[str] = field(default_factory=list)  # flags this edit adds
     present: list[str] = field(default_factory=list)  # flags the file already had
+    files: dict[str, str] = field(default_factory=dict)  # new files beside default.nix
+    patches: list[str] = field(default_factory=list)  # patch files this edit applies
 
     @property
     def changed(self) -> bool:
-        return bool(self.added)
+        return bool(self.added or self.patches)
 
 
 _OPEN = {"[", "(", "{", "${"}
@@ -294,9 +383,24 @@ def _matching(toks: list[Tok], k: int) -> int:
     raise NixSyntaxError(f"{toks[k].text!r} opened here is never closed")
 
 
+def _depths(toks: list[Tok]) -> list[int]:
+    """How many brackets are open before each token."""
+    out, depth = [], 0
+    for t in toks:
+        if t.kind == "punct" and t.text in _CLOSE:
+            depth -= 1
+        out.append(depth)
+        if t.kind == "punct" and t.text in _OPEN:
+            depth += 1
+    return out
+
+
 def _binding(toks: list[Tok], src: str, name: str) -> tuple[int, int]:
-    """Token range (start, end) of the expression bound to attribute ``name`` (exactly
-    one binding), ``end`` being the index of its terminating ``;``."""
+    """Token range (start, end) of the expression bound to attribute ``name``, ``end``
+    being the index of its terminating ``;``.  The outermost binding counts (the
+    derivation's own, not one of a nested derivation such as passthru.doc's), and there
+    must be exactly one at that depth."""
+    depths = _depths(toks)
     hits = [
         k
         for k in range(len(toks) - 1)
@@ -308,6 +412,8 @@ def _binding(toks: list[Tok], src: str, name: str) -> tuple[int, int]:
     ]
     if not hits:
         raise NixpkgsError(f"no `{name} = …;` attribute")
+    top = min(depths[k] for k in hits)
+    hits = [k for k in hits if depths[k] == top]
     if len(hits) > 1:
         raise NixpkgsError(
             f"`{name}` is bound {len(hits)} times "
@@ -356,9 +462,39 @@ def _render(items: list[tuple[tuple[str, ...], list[str]]], indent: str) -> str:
     return "\n".join(lines)
 
 
+def _static_part(toks: list[Tok], src: str, lo: int, hi: int) -> tuple[int, int, int, str]:
+    """The static part of configureFlags: (first token, `[` token, `]` token, function
+    as spelled).  ``optional static "…"`` (an older layout, one flag) is accepted as
+    the list it means; the caller rewrites it."""
+    lists = [
+        k
+        for k in range(lo, hi - 2)
+        if toks[k].text == "optionals" and toks[k + 1].text == "static" and toks[k + 2].text == "["
+    ]
+    singles = [
+        k
+        for k in range(lo, hi - 2)
+        if toks[k].text == "optional" and toks[k + 1].text == "static" and toks[k + 2].kind == "str"
+    ]
+    hits = lists + singles
+    if not hits:
+        raise NixpkgsError('configureFlags has no `optionals static [ … ]` (or `optional static "…"`) part to extend')
+    if len(hits) > 1:
+        raise NixpkgsError(
+            f"configureFlags has {len(hits)} `optionals static [ … ]` parts "
+            f"({', '.join(_where(src, toks[k].start) for k in sorted(hits))}); expected one"
+        )
+    k = hits[0]
+    first = k - 2 if k >= 2 and toks[k - 1].text == "." and toks[k - 2].kind == "id" else k
+    if k in lists:
+        return first, k + 2, _matching(toks, k + 2), src[toks[first].start : toks[k].end]
+    return first, k + 2, k + 2, src[toks[first].start : toks[k].end]
+
+
 def edit_configure_flags(src: str, spec: Spec) -> Edit:
-    """Add the spec's flags to the CPython derivation ``src``.  Raises NixpkgsError naming
-    what is missing when the file is not of the expected shape."""
+    """Add the spec's flags to the CPython derivation ``src`` (and, through
+    :func:`edit_patches`, its patches).  Raises NixpkgsError naming what is missing when
+    the file is not of the expected shape; nothing is half edited."""
     toks = tokenize(src)
     for name in spec.needs:
         if not any(t.kind == "id" and t.text == name for t in toks):
@@ -366,74 +502,87 @@ def edit_configure_flags(src: str, spec: Spec) -> Edit:
     if not any(toks[k].text == "static" and toks[k + 1].text == "?" for k in range(len(toks) - 1)):
         raise NixpkgsError("the function header has no `static ? …` argument")
     lo, hi = _binding(toks, src, "configureFlags")
-    # `optionals static [` or `lib.optionals static [`, anywhere inside configureFlags.
-    hits = [
-        k
-        for k in range(lo, hi - 2)
-        if toks[k].text == "optionals" and toks[k + 1].text == "static" and toks[k + 2].text == "["
-    ]
-    if not hits:
-        raise NixpkgsError("configureFlags has no `optionals static [ … ]` part to extend")
-    if len(hits) > 1:
-        raise NixpkgsError(
-            f"configureFlags has {len(hits)} `optionals static [ … ]` parts "
-            f"({', '.join(_where(src, toks[k].start) for k in hits)}); expected one"
-        )
-    k = hits[0]
-    first = k - 2 if k >= 2 and toks[k - 1].text == "." and toks[k - 2].kind == "id" else k
-    fn = src[toks[first].start : toks[k].end]  # `optionals` or `lib.optionals`, as spelled
-    opening, closing = k + 2, _matching(toks, k + 2)
-    L, R = toks[opening].start, toks[closing].start
+    first, opening, closing, fn = _static_part(toks, src, lo, hi)
+    patches_edit = edit_patches(src, toks, spec)  # refuses before anything is written
 
     literals = {t.text for t in toks[lo:hi] if t.kind == "str"}
     present = [f for f in spec.flags if f'"{f}"' in literals]
-    static_new = [(f.comment, [f.flag]) for f in spec.static if f.flag not in present]
-    guarded_new = [(g, [f for f in g.flags if f not in present]) for g in spec.guarded]
-    guarded_new = [(g, fl) for g, fl in guarded_new if fl]
-    added = [f for _, fl in static_new for f in fl] + [f for _, fl in guarded_new for f in fl]
-    if not added:
+    static_new = [(comment, [f for f in flags if f not in present]) for comment, flags in spec.groups]
+    static_new = [(c, fl) for c, fl in static_new if fl]
+    added = [f for _, fl in static_new for f in fl]
+    if not added and not patches_edit:
         return Edit(src, [], present)
 
     before = toks[first - 1] if first > 0 else None
     leading = before is not None and before.text == "++" and _first_on_line(src, before.start)
     base = _indent(src, before.start if leading else toks[first].start)
-    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in src coordinates
-    if "\n" in src[L:R]:
-        # A multi-line list: items at the indentation of its first line of content.
-        body = [ln for ln in src[L:R].split("\n")[1:] if ln.strip()]
-        item = body[0][: len(body[0]) - len(body[0].lstrip())] if body else _indent(src, R) + "  "
-        close = _indent(src, R) if _first_on_line(src, R) else base
-        if static_new:
+    edits: list[tuple[int, int, str]] = list(patches_edit)  # (start, end, replacement) in src
+    if static_new and opening == closing:
+        # `optional static "FLAG"` becomes the list `optionals static [ "FLAG" … ]`.
+        item = base + "  "
+        lines = [item + toks[opening].text, _render(static_new, item)]
+        plural = fn[: -len("optional")] + "optionals"
+        edits.append((toks[first].start, toks[opening].end, f"{plural} static [\n" + "\n".join(lines) + f"\n{base}]"))
+    elif static_new:
+        L, R = toks[opening].start, toks[closing].start
+        if "\n" in src[L:R]:
+            # A multi-line list: items at the indentation of its first line of content.
+            body = [ln for ln in src[L:R].split("\n")[1:] if ln.strip()]
+            item = body[0][: len(body[0]) - len(body[0].lstrip())] if body else _indent(src, R) + "  "
+            close = _indent(src, R) if _first_on_line(src, R) else base
             text = _render(static_new, item)
             if _first_on_line(src, R):
                 edits.append((_line_start(src, R), _line_start(src, R), text + "\n"))
             else:
                 edits.append((R, R, "\n" + text + "\n" + close))
-    else:
-        # A one-line list becomes a multi-line one so that each flag can carry its reason.
-        item, close = base + "  ", base
-        if static_new:
+        else:
+            # A one-line list becomes a multi-line one so that each flag can carry its reason.
+            item, close = base + "  ", base
             inner = src[L + 1 : R].strip()
             lines = ([item + inner] if inner else []) + [_render(static_new, item)]
             edits.append((L, R + 1, "[\n" + "\n".join(lines) + "\n" + close + "]"))
-    after = toks[closing].end
-    if guarded_new:
-        if leading:  # nixfmt-rfc-style: `++` leads each line; a comment after `]` stays there
-            eol = _rest_of_line_is_comment(src, after)
-            pos = after if eol is None else eol
-            text = "".join(
-                f"\n{base}++ {fn} ({g.guard}) [\n{_render([(g.comment, fl)], item)}\n{base}]" for g, fl in guarded_new
-            )
-        else:  # the older layout: `] ++ optionals … [` on one line
-            pos = after
-            text = "".join(
-                f" ++ {fn} ({g.guard}) [\n{_render([(g.comment, fl)], item)}\n{close}]" for g, fl in guarded_new
-            )
-        edits.append((pos, pos, text))
     text = src
     for start, end, repl in sorted(edits, key=lambda e: e[0], reverse=True):
         text = text[:start] + repl + text[end:]
-    return Edit(text, added, present)
+    files = {p.file: p.text for p in spec.patches} if patches_edit else {}
+    return Edit(text, added, present, files=files, patches=[p.file for p in spec.patches] if patches_edit else [])
+
+
+def edit_patches(src: str, toks: list[Tok], spec: Spec) -> list[tuple[int, int, str]]:
+    """The edit (at most one insertion) that appends the spec's patches to the
+    derivation's ``patches`` list under their guards: ``++ optionals (GUARD) [ ./FILE ]``
+    after the list's last part, in the file's layout.  None when all are there."""
+    if not spec.patches:
+        return []
+    lo, hi = _binding(toks, src, "patches")
+    refs = {t.text for t in toks[lo:hi] if t.kind == "path"}
+    missing = [p for p in spec.patches if p.reference not in refs]
+    if not missing:
+        return []
+    fn = "lib.optionals"
+    last = toks[hi - 1]  # the token before `;`
+    # nixfmt-rfc-style puts `++` at the start of lines; the older layout ends them with it.
+    leading = any(toks[k].text == "++" and _first_on_line(src, toks[k].start) for k in range(lo, hi))
+    first_tok = toks[lo]
+    if leading:
+        ops = [toks[k] for k in range(lo, hi) if toks[k].text == "++" and _first_on_line(src, toks[k].start)]
+        base = _indent(src, ops[0].start)
+    else:
+        base = _indent(src, first_tok.start) if _first_on_line(src, first_tok.start) else _indent(src, last.start)
+    item = base + "  "
+    pos = last.end
+    eol = _rest_of_line_is_comment(src, pos)
+    if leading and eol is not None:
+        pos = eol
+    text = ""
+    for p in missing:
+        body = _render([(p.comment, [])], item)
+        body = (body + "\n" if body else "") + item + p.reference
+        if leading:
+            text += f"\n{base}++ {fn} ({p.guard}) [\n{body}\n{base}]"
+        else:
+            text += f" ++ {fn} ({p.guard}) [\n{body}\n{base}]"
+    return [(pos, pos, text)]
 
 
 # -- git, non-destructively ---------------------------------------------------------------
@@ -449,6 +598,7 @@ class Outcome:
     author: str | None = None
     pushed: str | None = None
     existing: str | None = None
+    patches: list[str] = field(default_factory=list)  # patch files added beside default.nix
 
     @property
     def changed(self) -> bool:
@@ -484,15 +634,18 @@ class Nixpkgs(UserRepo):
             raise NixpkgsError(f"{path} at {rev[:12]} is not UTF-8 text")
         return mode, text
 
-    def commit(self, base: str, mode: str, text: str, message: str, who: tuple[str, str]) -> str:
-        """A commit on top of ``base`` whose only change is the spec's file; nothing but
-        objects is written (a temporary index, outside the checkout, builds the tree)."""
-        path = self.spec.file
-        blob = self.out("store the edited file", "hash-object", "-w", "--no-filters", "--stdin", stdin=text)
+    def commit(self, base: str, mode: str, text: str, message: str, who: tuple[str, str], files: dict[str, str]) -> str:
+        """A commit on top of ``base`` whose only changes are the spec's file and the new
+        ``files`` beside it; nothing but objects is written (a temporary index, outside
+        the checkout, builds the tree)."""
+        entries = [(mode, self.spec.file, text)]
+        entries += [("100644", f"{Path(self.spec.file).parent.as_posix()}/{rel}", body) for rel, body in files.items()]
         with tempfile.TemporaryDirectory(prefix="cpython-static-nixpkgs-") as tmp:
             index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self.git("read the base tree", "read-tree", base, env=index)
-            self.git("replace the file", "update-index", "--cacheinfo", f"{mode},{blob},{path}", env=index)
+            for file_mode, path, body in entries:
+                blob = self.out(f"store {path}", "hash-object", "-w", "--no-filters", "--stdin", stdin=body)
+                self.git(f"put {path}", "update-index", "--add", "--cacheinfo", f"{file_mode},{blob},{path}", env=index)
             tree = self.out("write the tree", "write-tree", env=index)
         name, email = who
         people = {
@@ -580,7 +733,7 @@ def make_commit(
             None,
             base_sha,
             spec.file,
-            f"{base} ({base_sha[:12]}) already passes {', '.join(spec.flags)} for static builds; nothing to commit",
+            f"{base} ({base_sha[:12]}) already passes {', '.join(spec.flags)} for static builds and applies {', '.join(p.file for p in spec.patches) or 'no patch'}; nothing to commit",
             [],
             "not needed",
         )
@@ -593,7 +746,7 @@ def make_commit(
     who = nix.identity()
     fallback = who is None
     who = who or (IDENTITY["user.name"], IDENTITY["user.email"])
-    commit = nix.commit(base_sha, mode, edit.text, spec.message, who)
+    commit = nix.commit(base_sha, mode, edit.text, spec.message, who, edit.files)
     nix.create_branch(branch, commit)
     message = f"branch {branch}: {spec.subject}"
     if fallback:
@@ -601,7 +754,17 @@ def make_commit(
             " (no git identity is configured: committed as "
             f"{who[0]} <{who[1]}>; amend with --reset-author before submitting)"
         )
-    outcome = Outcome(branch, commit, base_sha, spec.file, message, edit.added, checked, author=f"{who[0]} <{who[1]}>")
+    outcome = Outcome(
+        branch,
+        commit,
+        base_sha,
+        spec.file,
+        message,
+        edit.added,
+        checked,
+        author=f"{who[0]} <{who[1]}>",
+        patches=edit.patches,
+    )
     try:
         if push:
             nix.push(push, branch)

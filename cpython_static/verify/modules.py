@@ -20,6 +20,9 @@ class SeriesTable:
     targets: Mapping[str, tuple[frozenset[str], frozenset[str]]]  # target -> (add, remove)
     note: str = ""
     proven: bool = True  # False: derived from sources, no build has reported the set yet
+    # Built shared whatever MODULE_BUILDTYPE says, or breaking the static link: a static
+    # build must disable them (modules.toml's schema says how).
+    never_static: tuple[str, ...] = ()
 
 
 def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
@@ -32,6 +35,9 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
         raise ValueError(f"modules.toml: {series} both expects and excludes {sorted(overlap)}")
     if blank := [name for name, why in excluded.items() if not str(why).strip()]:
         raise ValueError(f"modules.toml: {series} excludes {blank} without a reason")
+    never_static = tuple(raw.get("never_static", ()))
+    if derived and (stray := [m for m in never_static if m not in excluded]):
+        raise ValueError(f"modules.toml: {series} lists {stray} as never_static but does not exclude them")
     targets = {}
     for target, override in raw.get("targets", {}).items():
         add, remove = frozenset(override.get("add", ())), frozenset(override.get("remove", ()))
@@ -46,6 +52,7 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
         targets,
         note=str(raw.get("reason", raw.get("sources", ""))),
         proven=bool(raw.get("proven", True)),
+        never_static=never_static,
     )
 
 

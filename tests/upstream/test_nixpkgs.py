@@ -37,8 +37,8 @@ FILE = SPEC.file
 NIX = shutil.which("nix-instantiate")
 needs_nix = pytest.mark.skipif(NIX is None, reason="nix-instantiate not installed (.ci/setup installs nix-bin)")
 
-NEW_STATIC = ["MODULE_BUILDTYPE=static", "--disable-test-modules"]
-NEW_OLDER = ["py_cv_module_xxlimited=n/a", "py_cv_module_xxlimited_35=n/a"]
+NEW_STATIC = SPEC.flags
+PATCH_FILE = f"{Path(FILE).parent.as_posix()}/3.14/static-hacl-libs.patch"
 PACKAGER = ("Nix Packager", "packager@example.org")
 
 
@@ -107,7 +107,7 @@ def snapshot(runner, repo: Path) -> dict:
     }
 
 
-def evaluate(runner, root: Path, file: Path, static: bool, version: str) -> list[str]:
+def evaluate(runner, root: Path, file: Path, static: bool, version: str, attr: str = "configureFlags"):
     res = runner.run(
         "evaluate configureFlags",
         [
@@ -130,6 +130,9 @@ def evaluate(runner, root: Path, file: Path, static: bool, version: str) -> list
             "--argstr",
             "version",
             version,
+            "--argstr",
+            "attr",
+            attr,
         ],
         capture=True,
     )
@@ -147,36 +150,60 @@ def file_at(runner, repo, rev, dest: Path) -> Path:
 
 
 def assert_meaning(runner, repo: Path, commit: str, tmp_path: Path) -> None:
-    """The committed file parses and, evaluated, adds exactly the flags to static builds:
-    all four before 3.13, the two first from 3.13 on, nothing when not static."""
+    """The committed file parses and, evaluated, adds exactly the flags to static builds of
+    every release, nothing when not static; the HACL* patch only to static 3.14.0-3.14.4
+    (and its file is in the commit)."""
     before = file_at(runner, repo, "master", tmp_path / "eval" / "before" / "default.nix")
     after = file_at(runner, repo, commit, tmp_path / "eval" / "after" / "default.nix")
     nix_parse(runner, after)
-    for version, extra in (
-        ("3.11.2", NEW_STATIC + NEW_OLDER),
-        ("3.12.9", NEW_STATIC + NEW_OLDER),
-        ("3.13.5", NEW_STATIC),
-        ("3.14.0", NEW_STATIC),
+    for version, hacl in (
+        ("3.11.2", False),
+        ("3.12.9", False),
+        ("3.13.5", False),
+        ("3.14.0", True),
+        ("3.14.4", True),
+        ("3.14.5", False),
+        ("3.15.0", False),
     ):
         old = evaluate(runner, CHECKOUT, before, True, version)
         new = evaluate(runner, CHECKOUT, after, True, version)
         at = old.index("LDFLAGS=-static") + 1
-        assert new == old[:at] + extra + old[at:], version
+        assert new == old[:at] + NEW_STATIC + old[at:], version
         assert evaluate(runner, CHECKOUT, after, False, version) == evaluate(runner, CHECKOUT, before, False, version)
+
+        def patches(file, static):
+            return [
+                Path(p).relative_to(file.parent).as_posix()
+                for p in evaluate(runner, CHECKOUT, file, static, version, "patches")
+            ]
+
+        old_p, new_p = patches(before, True), patches(after, True)
+        assert new_p == old_p + (["3.14/static-hacl-libs.patch"] if hacl else []), version
+        assert patches(after, False) == patches(before, False)
+    patch = git(runner, repo, "show", f"{commit}:{PATCH_FILE}")
+    assert (
+        patch + "\n"
+        == (
+            Path(__file__).resolve().parents[2]
+            / "patches"
+            / "0003-configure-hacl-static-libs-with-static-modules.patch"
+        ).read_text()
+    )
 
 
 # -- the commit ----------------------------------------------------------------------------
 @needs_nix
-@pytest.mark.parametrize("variant", [None, "rfc-style.nix"])
+@pytest.mark.parametrize("variant", [None, "rfc-style.nix", "optional-static.nix"])
 def test_commit_adds_the_flags_and_leaves_the_checkout_alone(runner, tmp_path, variant):
     repo = make_checkout(runner, tmp_path / "nixpkgs", variant)
     base = git(runner, repo, "rev-parse", "HEAD")
     before = snapshot(runner, repo)
     out = make_commit(repo, runner)
-    assert out.changed and out.added == NEW_STATIC + NEW_OLDER and out.parse_check == "ok"
+    assert out.changed and out.added == NEW_STATIC and out.parse_check == "ok"
+    assert out.patches == ["3.14/static-hacl-libs.patch"]
     assert git(runner, repo, "rev-parse", "refs/heads/python3-static-modules") == out.commit
     assert git(runner, repo, "rev-parse", f"{out.commit}^") == base
-    assert git(runner, repo, "diff", "--name-only", base, out.commit) == FILE
+    assert git(runner, repo, "diff", "--name-only", base, out.commit).splitlines() == sorted([FILE, PATCH_FILE])
     assert git(runner, repo, "log", "-1", "--format=%B", out.commit) == SPEC.message.strip()
     assert (
         git(runner, repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", out.commit)
@@ -217,6 +244,8 @@ def test_second_run_is_a_no_op_that_says_so(runner, tmp_path):
             FIXTURES / "variants" / "rfc-style.nix",
             ['    ++ lib.optionals static [ "LDFLAGS=-static" ] # keep the link static'],
         ),
+        # The older revision's single flag becomes the list it means.
+        (FIXTURES / "variants" / "optional-static.nix", ['  ] ++ optional static "LDFLAGS=-static";']),
     ],
 )
 def test_the_edit_is_idempotent_and_only_adds_lines(src, removed):
@@ -227,9 +256,13 @@ def test_the_edit_is_idempotent_and_only_adds_lines(src, removed):
     assert [line[2:] for line in diff if line.startswith("- ")] == removed
 
 
-def test_the_rfc_style_layout_is_kept():
+def test_the_layouts_are_kept():
     rfc = edit_configure_flags((FIXTURES / "variants" / "rfc-style.nix").read_text(), SPEC).text
-    assert '    ] # keep the link static\n    ++ lib.optionals (static && pythonOlder "3.13") [\n' in rfc
+    assert "    ] # keep the link static\n    ++ lib.optionals enableOptimizations [\n" in rfc
+    assert '  ]\n  ++ lib.optionals (static && lib.versionAtLeast version "3.14"' in rfc
+    older = edit_configure_flags((FIXTURES / "variants" / "optional-static.nix").read_text(), SPEC).text
+    assert '  ] ++ optionals static [\n    "LDFLAGS=-static"\n    # Build the extension' in older
+    assert '  ] ++ lib.optionals (static && lib.versionAtLeast version "3.14"' in older
 
 
 def test_a_partly_applied_change_is_completed():
@@ -238,7 +271,7 @@ def test_a_partly_applied_change_is_completed():
     )
     edit = edit_configure_flags(text, SPEC)
     assert edit.present == ["MODULE_BUILDTYPE=static"]
-    assert edit.added == ["--disable-test-modules"] + NEW_OLDER
+    assert edit.added == NEW_STATIC[1:] and edit.patches == ["3.14/static-hacl-libs.patch"]
     assert edit.text.count('"MODULE_BUILDTYPE=static"') == 1
 
 
@@ -247,7 +280,7 @@ BASE_TEXT = (CHECKOUT / FILE).read_text()
 SHAPES = {
     "no static list": (
         (FIXTURES / "variants" / "no-static-list.nix").read_text(),
-        "configureFlags has no `optionals static [ … ]` part",
+        'configureFlags has no `optionals static [ … ]` (or `optional static "…"`) part',
     ),
     "two static lists": (
         BASE_TEXT.replace('"--with-lto"\n  ]', '"--with-lto"\n  ] ++ optionals static [ "X=1" ]'),
@@ -257,7 +290,8 @@ SHAPES = {
         BASE_TEXT.replace("static ? stdenv.hostPlatform.isStatic", "static"),
         "no `static ? …` argument",
     ),
-    "no pythonOlder": (BASE_TEXT.replace("pythonOlder", "pythonBefore"), "never mentions `pythonOlder`"),
+    "no version": (BASE_TEXT.replace("version", "release"), "never mentions `version`"),
+    "no patches": (BASE_TEXT.replace("  patches =", "  patchez ="), "no `patches = …;`"),
     "no configureFlags": (BASE_TEXT.replace("configureFlags =", "configureFlagz ="), "no `configureFlags = …;`"),
 }
 UNREADABLE = {
@@ -406,7 +440,7 @@ def test_cli_json_and_exit_codes(runner, tmp_path):
     report = json.loads(first.stdout)
     assert report["changed"] is True and report["branch"] == "python3-static-modules"
     assert report["commit"] == git(runner, repo, "rev-parse", "python3-static-modules")
-    assert report["file"] == FILE and report["added"] == NEW_STATIC + NEW_OLDER
+    assert report["file"] == FILE and report["added"] == NEW_STATIC
     assert report["parse_check"] == "ok" and report["logs"] == str(logs)
     second = cli("--nixpkgs", str(repo), "--json", "--log-dir", str(logs), home=tmp_path / "home")
     assert second.returncode == 0
@@ -425,10 +459,16 @@ def test_commit_message_follows_nixpkgs_convention():
     assert lines[0] == "python3: build extension modules into pkgsStatic interpreters"
     assert lines[1] == ""
     assert all(len(line) <= 72 for line in lines), max(lines, key=len)
-    assert lines[-1] == "Fixes https://github.com/NixOS/nixpkgs/issues/138448"
-    # Every flag the edit adds is explained in the message.
-    for flag in SPEC.flags:
-        assert flag in SPEC.message
+    # Honest: 3.10 and 3.11 still lack their modules, so it is part of the fix.
+    assert lines[-1] == "Part of https://github.com/NixOS/nixpkgs/issues/138448"
+    assert "this fixes 3.12 and later" in SPEC.message
+    # Every flag and file the edit adds is explained in the message.
+    words = " ".join(SPEC.message.split())
+    assert "MODULE_BUILDTYPE=static" in words and "py_cv_module_<name>=n/a" in words
+    for flag in NEW_STATIC[1:]:
+        assert flag.removeprefix("py_cv_module_").removesuffix("=n/a") in words
+    for patch in SPEC.patches:
+        assert patch.file in words
 
 
 # -- the tokenizer -------------------------------------------------------------------------
@@ -499,6 +539,7 @@ def render_layout(lay) -> str:
     return (
         '{ lib, static ? false, version ? "3.13.0", enableLTO ? false, openssl ? null }:\n'
         f"let\n{inherit}  pythonOlder = v: builtins.compareVersions version v < 0;\nin\n{{\n"
+        f"{lay['indent']}patches = [ ./no-ldconfig.patch ];\n"
         f"{lay['indent']}configureFlags ={expr};\n}}\n"
     )
 
@@ -509,7 +550,7 @@ def expected_flags(lay, static: bool, version: str, edited: bool) -> list[str]:
         if cond is None or (cond == "static" and static) or (cond in CONDS and CONDS[cond](static)):
             out += items
         if cond == "static" and static and edited:
-            out += NEW_STATIC + (NEW_OLDER if version < "3.13" else [])
+            out += NEW_STATIC
     return out
 
 
@@ -520,7 +561,7 @@ def test_any_layout_is_edited_into_a_file_that_parses_and_means_it(tmp_path, lay
     runner = Runner(tmp_path / "prop-logs")
     src = render_layout(lay)
     edit = edit_configure_flags(src, SPEC)
-    assert edit.added == NEW_STATIC + NEW_OLDER
+    assert edit.added == NEW_STATIC
     assert not edit_configure_flags(edit.text, SPEC).changed
     work = tmp_path / "prop"
     work.mkdir(exist_ok=True)
@@ -546,8 +587,7 @@ def test_any_layout_is_edited_into_a_file_that_parses_and_means_it(tmp_path, lay
 
 # -- real tier: what the flags do to CPython's own configure -------------------------------
 def configure_args(version: str) -> list[str]:
-    older = tuple(int(x) for x in version.split(".")[:2]) < (3, 13)
-    return [f.flag for f in SPEC.static] + ([f for g in SPEC.guarded for f in g.flags] if older else [])
+    return list(SPEC.flags)
 
 
 def run_configure(runner, release_tarball, tmp_path, version, args) -> str:
@@ -584,13 +624,18 @@ def test_on_3_13_no_module_is_left_shared_real(runner, release_tarball, tmp_path
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("version, xxlimited_is_a_test_module", [("3.11.2", False), ("3.13.15", True)])
-def test_why_module_buildtype_alone_is_not_enough_real(release_tarball, version, xxlimited_is_a_test_module):
-    """Setup.stdlib keeps the test modules and xxlimited in a `*shared*` section whatever
-    MODULE_BUILDTYPE says; only from 3.13 on is xxlimited behind --disable-test-modules,
-    hence the cache variables for older versions.  Read from the release itself (a
-    configure run per variant would cost minutes)."""
+@pytest.mark.parametrize("version", ["3.11.2", "3.13.15"])
+def test_never_static_is_what_the_release_builds_shared_and_test_modules_must_stay_real(release_tarball, version):
+    """modules.toml's never_static (where the cache variables come from) names every
+    module of the `*shared*` section of the release's Setup.stdlib.in (plus what breaks
+    the static link, each with its reason there);
+    and --disable-test-modules is no way out for nixpkgs: the release's Makefile installs
+    Lib/test only when TEST_MODULES=yes, and the fixtures' postInstall (like nixpkgs')
+    touches test/__init__.py.  Read from the release itself."""
+    import re
     import tarfile
+
+    from cpython_static.verify.modules import load_module_tables
 
     def read(name):
         with tarfile.open(release_tarball(version)) as tar:
@@ -598,10 +643,12 @@ def test_why_module_buildtype_alone_is_not_enough_real(release_tarball, version,
             return tar.extractfile(member).read().decode()
 
     shared = read("Modules/Setup.stdlib.in").split("\n*shared*\n", 1)[1]
-    for module in ("xxlimited", "xxlimited_35", "_testmultiphase", "_ctypes_test"):
-        assert f"_TRUE@{module} " in shared, module
-    gate = 'PY_STDLIB_MOD([xxlimited], [test "$TEST_MODULES" = yes]'
-    assert (gate in read("configure.ac")) == xxlimited_is_a_test_module
+    series = ".".join(version.split(".")[:2])
+    assert set(re.findall(r"_TRUE@(\w+) ", shared)) <= set(load_module_tables()[series].never_static)
+    assert 'if test "$(TEST_MODULES)" = yes; then \\\n\t\tsubdirs="$(LIBSUBDIRS) $(TESTSUBDIRS)"' in read(
+        "Makefile.pre.in"
+    )
+    assert "touch $out/lib/${libPrefix}/test/__init__.py" in (CHECKOUT / FILE).read_text()
 
 
 @pytest.mark.real
@@ -611,7 +658,8 @@ def test_on_3_11_the_cache_variables_disable_xxlimited_but_setup_py_builds_the_r
     makefile = run_configure(runner, release_tarball, tmp_path, "3.11.2", configure_args("3.11.2"))
     assert make_var(makefile, "MODULE_XXLIMITED_STATE") == "n/a"
     assert make_var(makefile, "MODULE_XXLIMITED_35_STATE") == "n/a"
-    assert make_var(makefile, "MODULE__TESTCAPI_STATE") == "disabled"
+    assert make_var(makefile, "MODULE__TESTMULTIPHASE_STATE") == "n/a"
+    assert make_var(makefile, "MODULE__TESTCAPI_STATE") == "yes"  # test modules stay enabled
     # What the commit message says of 3.11: Setup.stdlib (where MODULE_BUILDTYPE goes) is
     # not read on Linux, and setup.py builds the extension modules.
     assert "Modules/Setup.stdlib" not in makesetup_inputs(makefile)
