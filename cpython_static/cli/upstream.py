@@ -14,7 +14,7 @@ from cpython_static.core.errors import EXIT_FAILED, EXIT_OK
 from cpython_static.upstream.cpython import DESCRIPTION as CPYTHON_DESCRIPTION
 from cpython_static.upstream.cpython import TEMPLATES, BranchMaker, CPythonPRError, _Failed, render_text
 from cpython_static.upstream.nixpkgs import DESCRIPTION as NIXPKGS_DESCRIPTION
-from cpython_static.upstream.nixpkgs import make_commit
+from cpython_static.upstream.nixpkgs import load_spec, make_commit
 
 __all__ = [
     "CPYTHON_DESCRIPTION",
@@ -91,6 +91,11 @@ def run_cpython(args) -> int:
 
 def add_nixpkgs_arguments(parser) -> None:
     parser.add_argument("--nixpkgs", required=True, metavar="PATH", help="a nixpkgs git checkout")
+    parser.add_argument(
+        "--patches",
+        metavar="DIR",
+        help="patch series directory the commit takes nixpkgs' patches from (default: the project's patches/)",
+    )
     parser.add_argument("--branch", metavar="NAME", help="the branch to create (default: python3-static-modules)")
     parser.add_argument(
         "--base", default="HEAD", metavar="REF", help="the commit to build on (default HEAD; e.g. origin/master)"
@@ -107,8 +112,15 @@ def run_nixpkgs(args) -> int:
     ctx = context(args, "upstream-nixpkgs", reporter)
     runner, log_dir = ctx.runner, ctx.log_dir
     reporter.line(f"logs in {log_dir}")
+    spec = load_spec(patches_dir=Path(args.patches).resolve() if args.patches else None)
     outcome = make_commit(
-        Path(args.nixpkgs), runner, branch=args.branch, base=args.base, push=args.push, progress=reporter.line
+        Path(args.nixpkgs),
+        runner,
+        branch=args.branch,
+        base=args.base,
+        push=args.push,
+        spec=spec,
+        progress=reporter.line,
     )
     result = {
         "ok": True,

@@ -155,8 +155,11 @@ def load_spec(path: Path = SPEC_FILE, template: Path = MESSAGE_TEMPLATE, patches
     for entry in data.get("patches", ()):
         if patches_dir is None:
             raise NixpkgsError(
-                f"{entry['patch']} is needed for nixpkgs but there is no patches/ directory (pass --patches)"
+                f"the commit carries {entry['patch']} from the patch series, and there is no patches/ "
+                "beside this installation: pass --patches DIR"
             )
+        if not (patches_dir / entry["patch"]).is_file():
+            raise NixpkgsError(f"{patches_dir} has no {entry['patch']}, which the commit carries to nixpkgs")
         patch = series_patches.parse_patch(patches_dir / entry["patch"])
         nix_patches.append(
             NixPatch(

@@ -55,12 +55,13 @@ def test_installed_package_is_not_the_checkout(venv):
         "from cpython_static.verify.checks import SMOKE_SCRIPT\n"
         "from cpython_static.verify.modules import load_module_tables\n"
         "from cpython_static.series.watch import SCHEDULE_DIR\n"
-        "Wording.load(); load_spec(); load_module_tables(); load_lock()\n"
+        "import pathlib\n"
+        "Wording.load(); load_spec(patches_dir=pathlib.Path(%r)); load_module_tables(); load_lock()\n"
         "print(json.dumps({'file': c.__file__, 'launcher': LAUNCHER.joinpath('main.c').is_file(),\n"
         "  'hook': HOOK.is_file(), 'zip': ZIP_SCRIPT.is_file(), 'smoke': SMOKE_SCRIPT.is_file(),\n"
         "  'templates': TEMPLATES.is_dir(), 'recipes': len(all_recipe_names()),\n"
         "  'schedule': len(list(SCHEDULE_DIR.glob('cpython-static-watch.*')))}))\n"
-    )
+    ) % str(ROOT / "patches")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     res = subprocess.run(
         [env_dir / "bin" / "python", "-I", "-c", code], cwd=base, capture_output=True, text=True, env=env
@@ -84,6 +85,21 @@ def test_installed_upstream_nixpkgs_finds_its_templates(venv, tmp_path):
     repo = make_checkout(Runner(tmp_path / "logs"), tmp_path / "nixpkgs")
     res = _run(
         venv, "upstream", "nixpkgs", "--nixpkgs", str(repo), "--json", "--log-dir", str(tmp_path / "l"), cwd=tmp_path
+    )
+    # No patches/ beside an installed wheel: the patch the commit carries cannot be found.
+    assert res.returncode == 2 and "pass --patches DIR" in res.stderr, res.stderr[-3000:]
+    res = _run(
+        venv,
+        "upstream",
+        "nixpkgs",
+        "--nixpkgs",
+        str(repo),
+        "--patches",
+        str(Path(__file__).resolve().parents[2] / "patches"),
+        "--json",
+        "--log-dir",
+        str(tmp_path / "l2"),
+        cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(res.stdout)["changed"] is True
