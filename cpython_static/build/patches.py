@@ -70,6 +70,7 @@ OPTIONAL_HEADERS: dict[str, str] = {
     "NEWS-Section": "blurb's Misc/NEWS.d section for the entry (Build, Library, ...)",
     "NEWS-Entry": "the upstream NEWS entry (reST, one paragraph)",
     "Configure-Doc": "Doc/using/configure.rst text for the configure option the patch adds (reST)",
+    "Prior-Art": "who else carries the same change, linked (Markdown): evidence for the upstream PR's body",
 }
 _ISSUE = re.compile(r"^[1-9][0-9]*$")
 

@@ -637,6 +637,7 @@ def build_and_verify(
             "cached": built.reused,
             "binary": str(outcome.binary),
             "target": target,
+            "toolchain": toolchain.name,
             "interpreter": str(built.binary),
             "configure_args": list(built.manifest.get("configure_args", [])),
         }

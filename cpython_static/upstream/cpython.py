@@ -32,6 +32,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
+
 from cpython_static import __version__
 from cpython_static.build import autoconf, patches
 from cpython_static.core.cache import Cache
@@ -96,6 +98,11 @@ SKIP_REASONS = {
     "upstream": "{base} already has the change (the patch applies in reverse)",
 }
 _APPLIED = {"clean", "offset", "fuzz"}  # rebase statuses that leave a commit
+# A release still to come on a maintained branch, where a backport would land: what each
+# commit's Python-Versions is asked about to say which branches the PR is backported to.
+_FUTURE_MICRO = 1000
+# The phases of a branch that still takes bug fixes (backports of a fix made on main).
+_TAKES_FIXES = ("prerelease", "bugfix")
 # AS_HELP_STRING([--disable-foo], ...) or ([--with-foo=ARG], ...) on an added line.
 _NEW_OPTION = re.compile(r"AS_HELP_STRING\(\s*\[(--[a-z0-9][a-z0-9-]*)")
 _PY_VERSION = re.compile(r'^#define\s+PY_VERSION\s+"([^"]+)"', re.M)
@@ -226,15 +233,66 @@ def branch_phase(py_version: str, today: datetime.date, branches: dict) -> tuple
         return "feature", series
     if level in ("b", "rc"):
         return "prerelease", series
+    return series_phase(series, today, branches), series
+
+
+def series_phase(series: str, today: datetime.date, branches: dict) -> str:
+    """The phase of the ``series`` branch on ``today``, from branches.toml's months."""
     dates = branches.get("series", {}).get(series)
     if dates is None:
-        return "unknown", series
+        return "unknown"
     month = today.strftime("%Y-%m")
-    if month >= dates["end_of_life"]:
-        return "end-of-life", series
-    if month >= dates["security"]:
-        return "security", series
-    return "bugfix", series
+    for phase, start in (("end-of-life", "end_of_life"), ("security", "security"), ("bugfix", "first")):
+        if month >= dates[start]:
+            return phase
+    return "prerelease" if month >= dates["beta"] else "feature"
+
+
+def _series_key(series: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in series.split("."))
+
+
+def target_branch(commits: list[Commit], py_version: str, today: datetime.date, branches: dict) -> dict:
+    """Where the PR goes (main), which branches it is backported to (by label), and what
+    the base's own branch accepts: the "Target branch" of the PR body, from branches.toml.
+
+    CPython merges every change into main first.  A bug fix is then backported to each
+    branch still taking bug fixes that a commit's Python-Versions covers; a commit adding
+    a configure option is a feature, which stays in main."""
+    phase, series = branch_phase(py_version, today, branches)
+    table, say = branches.get("series", {}), branches["target"]
+    main = next((s for s in sorted(table, key=_series_key) if series_phase(s, today, branches) == "feature"), None)
+    feature = any(c.options for c in commits)
+    backports = (
+        []
+        if feature
+        else [
+            s
+            for s in sorted(table, key=_series_key)
+            if series_phase(s, today, branches) in _TAKES_FIXES
+            and any(c.versions and SpecifierSet(c.versions).contains(f"{s}.{_FUTURE_MICRO}") for c in commits)
+        ]
+    )
+    labels = [string.Template(say["label"]).substitute(series=s) for s in backports]
+    text = [string.Template(say["main"]).substitute(main=f" ({main})" if main else "")]
+    if backports:
+        text.append(
+            string.Template(say["backports"]).substitute(
+                branches=", ".join(backports), labels=", ".join(f"`{label}`" for label in labels)
+            )
+        )
+    else:
+        text.append(say["no_backports_feature" if feature else "no_backports"])
+    phases = branches["phases"] if feature else {**branches["phases"], **branches["fix_phases"]}
+    note = " ".join(text) + "\n\n" + string.Template(phases[phase]).substitute(series=series)
+    return {
+        "series": series,
+        "phase": phase,
+        "main": main,
+        "backports": backports,
+        "labels": labels,
+        "note": note,
+    }
 
 
 def pre_skip(patch, version: str) -> tuple[str, str] | None:
@@ -297,6 +355,8 @@ class Commit:
     news: str = ""
     options: list[str] = field(default_factory=list)
     body: str = ""
+    versions: str = ""  # the patch's Python-Versions: which branches a backport goes to
+    prior_art: str = ""  # the patch's Prior-Art header: evidence for the PR body
 
 
 class BranchMaker:
@@ -346,13 +406,17 @@ class BranchMaker:
             self._check_remote(repo, push)
         self.progress(f"{repo}: base {base} ({base_commit[:12]}, CPython {py_version})")
 
-        skipped, candidates = [], []
+        skipped, candidates, to_check = [], [], []
         for patch in series:
             why = pre_skip(patch, version)
-            if why:
-                skipped.append({"patch": patch.name, "status": why[0], "reason": why[1]})
-            else:
+            if not why:
                 candidates.append(patch)
+            elif patch.upstream_has_it(version):
+                # Applied-Upstream says the base has it (a backport past its range, a
+                # feature upstream solved): the base's tree says whether it is this change.
+                to_check.append((patch, why))
+            else:
+                skipped.append({"patch": patch.name, "status": why[0], "reason": why[1]})
         for patch in candidates:  # before any work: every commit needs an issue and its texts
             self._check_upstream_fields(patch, issue)
         identity = self._identity(repo)
@@ -360,8 +424,9 @@ class BranchMaker:
         commits: list[Commit] = []
         evidence: dict = {"fidelity": None, "build": None, "verify": None}
         head = None
-        if candidates:
-            self._require_blurb()
+        if candidates or to_check:
+            if candidates:
+                self._require_blurb()
             scratch = self.cache.scratch("upstream-cpython")
             try:
                 head = self._work(
@@ -372,6 +437,7 @@ class BranchMaker:
                     version,
                     py_version,
                     candidates,
+                    to_check,
                     issue,
                     identity,
                     commits,
@@ -383,6 +449,8 @@ class BranchMaker:
                     self._create_branch(repo, branch, head, scratch)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
+        order = {p.name: i for i, p in enumerate(series)}
+        skipped.sort(key=lambda s: order[s["patch"]])  # series order, however each was found
         report = self._report(
             repo,
             base,
@@ -485,6 +553,7 @@ class BranchMaker:
         version,
         py_version,
         candidates,
+        to_check,
         issue,
         identity,
         commits,
@@ -500,6 +569,10 @@ class BranchMaker:
             # itself is only read; whatever is made here stays here unless it succeeds.
             self._git(scratch, "clone", "--shared", "--no-checkout", "--quiet", "--", str(repo), str(tree))
             self._git(tree, "checkout", "--quiet", "-b", WORK_BRANCH, base_commit)
+        for patch, (status, reason) in to_check:
+            skipped.append(self._upstream_skip(tree, patch, status, reason, base))
+        if not candidates:
+            return None
         if any(p.changes_configure_inputs for p in candidates):
             with self._timed("fidelity"):
                 evidence["fidelity"] = self._fidelity(tree)
@@ -565,11 +638,39 @@ class BranchMaker:
                 raise _Failed(f"the branch's tree does not build and verify statically ({why}); no branch was made")
         return self._git_out(tree, "rev-parse", "HEAD").strip()
 
+    def _upstream_skip(self, tree: Path, patch, status: str, reason: str, base: str) -> dict:
+        """A skipped patch whose Applied-Upstream names a release at or before the base:
+        "upstream" when the base's tree has this very change (the patch applies in reverse,
+        as rebase proves it), else its own skip with what the tree says."""
+        res = patches.gnu_patch(
+            self.runner,
+            patch.path,
+            tree,
+            step=f"reverse dry run {patch.name}",
+            reverse=True,
+            dry_run=True,
+            capture=True,
+            check=False,
+        )
+        if res.returncode == 0:
+            reason = SKIP_REASONS["upstream"].format(base=base) + f"; Applied-Upstream: {patch.applied_upstream}"
+            return {"patch": patch.name, "status": "upstream", "reason": reason}
+        reason += f"; it does not apply in reverse to {base}: upstream has it in another form"
+        return {"patch": patch.name, "status": status, "reason": reason}
+
     def _complete_commit(self, tree: Path, patch, outcome, issue, py_version, identity) -> Commit:
         """The patch's commit (made by the rebase's applier) turned into a CPython one:
         configure regenerated, NEWS entry, documentation, CPython's message, the user."""
         issue = issue if issue is not None else patch.upstream_issue
-        commit = Commit(patch.name, outcome.status, outcome.detail, issue, commit_subject(patch))
+        commit = Commit(
+            patch.name,
+            outcome.status,
+            outcome.detail,
+            issue,
+            commit_subject(patch),
+            versions=str(patch.versions),
+            prior_art=patch.headers.get("Prior-Art", ""),
+        )
         if patch.changes_configure_inputs:
             autoconf.regenerate(tree, self.runner, autoconf=self._autoconf(tree).program)
         commit.news = self._news(tree, patch, issue)
@@ -727,8 +828,8 @@ class BranchMaker:
         self, repo, base, base_commit, py_version, branch, head, commits, skipped, evidence, identity, build
     ) -> dict:
         wording = Wording.load()
-        phase, series = branch_phase(py_version, self.today, wording.branches)
-        target_note = string.Template(wording.branches["phases"][phase]).substitute(series=series)
+        target = target_branch(commits, py_version, self.today, wording.branches)
+        target_note = target["note"]
         pr = (
             pr_text(
                 wording,
@@ -772,7 +873,7 @@ class BranchMaker:
                 f"nothing left to send for {base}: every patch of the series is upstream already, not needed "
                 "for this version or not meant for upstream; no branch was made"
             ),
-            "target_branch": {"series": series, "phase": phase, "note": target_note},
+            "target_branch": target,
             "evidence": evidence,
             "identity": identity,
             "pr": pr,
@@ -845,6 +946,7 @@ def pr_text(
             files=", ".join(f"`{f}`" for f in c.files),
             body=wrap(c.body, width=10_000, indent="  ") if c.body else "",
         ).rstrip()
+        + ("\n\n" + wording.say("change", "prior_art", text=wrap(c.prior_art, width=10_000)) if c.prior_art else "")
         for c in commits
     )
     lines = []
@@ -867,6 +969,7 @@ def pr_text(
                 "evidence",
                 "built",
                 target=b.get("target") or target,
+                toolchain=wording.pr["toolchain"].get(b.get("toolchain"), b.get("toolchain") or "?"),
                 cached=", an identical tree's build reused from the cache" if b.get("cached") else "",
                 modules=b.get("modules") if b.get("modules") is not None else "?",
                 size_mb=f"{size / 1e6:.1f}" if size else "?",

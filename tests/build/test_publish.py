@@ -330,3 +330,95 @@ def test_publish_onefile_failure_keeps_the_previous_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         onefile.publish_onefile(tmp_path / "launcher", tmp_path / "missing.zip", dest)
     assert dest.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == ["python3.x"]
+
+
+# ------------------------------------------------- ensurepip from a zipped stdlib
+ENSUREPIP_RELEASE = "3.13.15"  # a 3.12+ ensurepip, as released, from the pinned tarball
+ENSUREPIP_PATCH = "0004-ensurepip-wheel-name-from-zipped-stdlib.patch"
+
+
+@pytest.fixture(scope="module")
+def ensurepip_zips(tmp_path_factory, release_tarball):
+    """Zips holding 3.13.15's ensurepip package (its real bundled wheel), as released
+    and with patches/0004 applied: a zipped stdlib's ensurepip, imported by zipimport."""
+    import tarfile
+
+    from cpython_static.build import patches
+
+    root = tmp_path_factory.mktemp("ensurepip")
+    tree = root / "tree"
+    with tarfile.open(release_tarball(ENSUREPIP_RELEASE)) as tar:
+        for m in tar:  # streamed: the release lists Lib/ensurepip/ before Lib/test/
+            rel = m.name.partition("/")[2]
+            if m.isfile() and (rel.startswith("Lib/ensurepip/") or rel == "Lib/test/test_ensurepip.py"):
+                out = tree / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(tar.extractfile(m).read())
+            if rel == "Lib/test/test_ensurepip.py":
+                break
+    assert (tree / "Lib/ensurepip/__init__.py").is_file()
+    zips = {}
+    for state in ("released", "patched"):
+        if state == "patched":
+            series = {p.name: p for p in patches.load_series(patches.default_patches_dir())}
+            patches.apply([series[ENSUREPIP_PATCH]], tree, Runner(root / "logs"))
+        zips[state] = root / f"{state}.zip"
+        with zipfile.ZipFile(zips[state], "w") as z:
+            for path in sorted((tree / "Lib").glob("ensurepip/**/*")):
+                if path.is_file():
+                    z.write(path, path.relative_to(tree / "Lib").as_posix())
+    return zips
+
+
+_ENSUREPIP_PROBE = """
+import json
+sys.path.insert(0, {zip!r})
+import ensurepip
+assert ensurepip.__file__.startswith({zip!r}), ensurepip.__file__
+out = {{"own": ensurepip._get_pip_whl_path_ctx.__module__ == "ensurepip", "bundled": ensurepip._PIP_VERSION}}
+out["fixup"] = hook.REPORT["fixups"].get("ensurepip") if "hook" in globals() else None
+if {call}:
+    with ensurepip._get_pip_whl_path_ctx() as path:
+        out["name"] = path.name
+    out["version"] = ensurepip.version()
+    # A distribution's wheel directory (WHEEL_PKG_DIR) takes precedence, under its own name.
+    import pathlib, tempfile
+    with tempfile.TemporaryDirectory() as wheels:
+        pathlib.Path(wheels, "pip-20.2.2-py2.py3-none-any.whl").touch()
+        ensurepip._WHEEL_PKG_DIR = pathlib.Path(wheels)
+        with ensurepip._get_pip_whl_path_ctx() as path:
+            out["pkg_dir_name"] = path.name
+print(json.dumps(out))
+"""
+
+
+def test_ensurepip_fixup_only_where_the_patch_is_absent(ensurepip_zips):
+    """Released 3.12+ ensurepip from a zip: the wheel's temporary name reaches pip (the
+    bug, shown without the hook) and the hook's wrapper hands the real name instead.
+    Patched by 0004: the hook reports the fix-up not needed and wraps nothing.  (The
+    patched module itself runs on 3.12+ only, as_file of a directory; its own test is
+    CPython's test_ensurepip, run by tests/real on the built interpreter.)"""
+    import json
+
+    released = str(ensurepip_zips["released"])
+    bare = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys\n" + _ENSUREPIP_PROBE.format(zip=released, call=True)],
+        capture_output=True,
+        text=True,
+    )
+    assert bare.returncode == 0, bare.stderr
+    bug = json.loads(bare.stdout)
+    assert bug["name"].startswith("tmp") and bug["name"].endswith(f"pip-{bug['bundled']}-py3-none-any.whl")
+    assert bug["version"] != bug["bundled"]
+
+    res = _hook_run(_ENSUREPIP_PROBE.format(zip=released, call=True))
+    assert res.returncode == 0, res.stderr
+    fixed = json.loads(res.stdout)
+    assert fixed["fixup"] == "applied" and not fixed["own"]
+    assert fixed["name"] == f"pip-{fixed['bundled']}-py3-none-any.whl" and fixed["version"] == fixed["bundled"]
+    assert fixed["pkg_dir_name"] == bug["pkg_dir_name"] == "pip-20.2.2-py2.py3-none-any.whl"
+
+    res = _hook_run(_ENSUREPIP_PROBE.format(zip=str(ensurepip_zips["patched"]), call=False))
+    assert res.returncode == 0, res.stderr
+    patched = json.loads(res.stdout)
+    assert patched["fixup"].startswith("not needed") and "0004" in patched["fixup"] and patched["own"]

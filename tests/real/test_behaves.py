@@ -2,12 +2,17 @@
 venv + pip, user installs; and it refuses what a static binary cannot do, clearly."""
 
 import json
+import re
 import shutil
 import subprocess
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from cpython_static.build import patches
+from cpython_static.core.runner import Runner
 
 from .conftest import FULL, VERSION
 
@@ -114,6 +119,50 @@ def venv(python, tmp_path_factory) -> Path:
     res = run([python, "-m", "venv", env_dir])
     assert res.returncode == 0, res.stdout + res.stderr
     return env_dir
+
+
+def test_ensurepip_needs_no_workaround(python):
+    """3.13.15 carries patches/0004: ensurepip itself keeps the bundled wheel's name, so
+    the hook leaves it alone; the venv below (pip bootstrapped by that ensurepip) and
+    `ensurepip --user` work through it."""
+    res = run(
+        [
+            python,
+            "-c",
+            "import ensurepip, _cpython_static as h; "
+            "print(ensurepip._get_pip_whl_path_ctx.__module__); print(h.REPORT['fixups']['ensurepip'])",
+        ]
+    )
+    assert res.returncode == 0, res.stderr
+    own, fixup = res.stdout.splitlines()
+    assert own == "ensurepip" and fixup.startswith("not needed: ensurepip keeps the bundled wheel's name"), fixup
+
+
+def test_cpython_test_ensurepip_passes(python, release_tarball, tmp_path):
+    """CPython's own test_ensurepip, with the series' tests added to it (0004's fail
+    without its fix), run by the one file: its stdlib is zipped, the case they cover.
+    The one file carries no test package: it comes from the release tarball."""
+    series = patches.select(patches.load_series(patches.default_patches_dir()), VERSION)
+    wanted = [p for p in series if "Lib/test/test_ensurepip.py" in p.files]
+    assert wanted, "no patch of the series adds to test_ensurepip"
+    tree = tmp_path / "src"
+    with tarfile.open(release_tarball(VERSION)) as tar:
+        for m in tar:
+            rel = m.name.partition("/")[2]
+            if m.isfile() and (rel.startswith("Lib/test/") or any(rel in p.files for p in wanted)):
+                out = tree / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(tar.extractfile(m).read())
+    patches.apply(wanted, tree, Runner(tmp_path / "logs"))
+    shutil.rmtree(tree / "Lib" / "ensurepip", ignore_errors=True)  # the one file's own is under test
+    res = run([python, "-m", "test", "test_ensurepip", "-v"], env={"PYTHONPATH": str(tree / "Lib")}, cwd=tmp_path)
+    assert res.returncode == 0 and "Result: SUCCESS" in res.stdout, res.stdout[-3000:] + res.stderr
+    for name in (
+        "test_selected_wheel_path_from_zip_file",
+        "test_version_from_zip_file",
+        "test_bootstrapping_from_zip_file",
+    ):
+        assert re.search(rf"^{name} \(test\.test_ensurepip\.\w+\.{name}\) \.\.\. ok$", res.stdout, re.M), name
 
 
 def test_venv_has_working_pip(venv, python):

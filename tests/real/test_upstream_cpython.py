@@ -90,8 +90,12 @@ def test_branch_for_v3_11_2_is_built_verified_and_reproducible(clone, tmp_path):
         "0001-configure-add-disable-xxlimited-modules.patch",
         "0002-ctypes-importable-without-dlopen.patch",
     ]
-    # 0003 (a backport of upstream's own fix, for 3.14.0-3.14.4) is never sent back to it.
-    assert [(s["patch"][:4], s["status"]) for s in report["skipped"]] == [("0003", "not-forwardable")]
+    # 0003 (a backport of upstream's own fix, for 3.14.0-3.14.4) is never sent back to it;
+    # 0004 (ensurepip) is for 3.12+: 3.11's ensurepip writes its wheel itself.
+    assert [(s["patch"][:4], s["status"]) for s in report["skipped"]] == [
+        ("0003", "not-forwardable"),
+        ("0004", "not-applicable"),
+    ]
     log = git(clone, "log", "--format=%s", f"v3.11.2..{branch}").splitlines()
     assert log == [
         f"gh-{ISSUE}: Keep ctypes importable when the interpreter cannot dlopen() itself",
@@ -160,6 +164,10 @@ def test_branch_for_v3_11_2_is_built_verified_and_reproducible(clone, tmp_path):
     assert "GNU Autoconf 2.69" in pr["body"]
     assert "takes security fixes only" in pr["body"]  # 3.11, honestly
     assert report["target_branch"]["phase"] == "security"
+    # Meant for main; 0001 adds a configure option, a feature: no backport labels.
+    assert "This PR is meant for `main`" in pr["body"] and "main only, no backport labels" in pr["body"]
+    # 0002's prior art: python-build-standalone's patch, linked.
+    assert "cpython-unix/patch-ctypes-static-binary.patch)" in pr["body"]
 
     # The user's checkout: only the new branch (and the objects it needs) appeared.
     after = snapshot(clone)
@@ -172,7 +180,7 @@ def test_branch_for_v3_11_2_is_built_verified_and_reproducible(clone, tmp_path):
     )
 
 
-def test_v3_13_15_needs_only_the_ctypes_patch(clone):
+def test_v3_13_15_needs_the_ctypes_and_ensurepip_patches(clone):
     res = upstream_cpython(clone, "--base", "v3.13.15", "--issue", ISSUE, "--no-build", "--json")
     assert res.returncode == 0, res.stderr[-4000:]
     report = json.loads(res.stdout)
@@ -180,24 +188,37 @@ def test_v3_13_15_needs_only_the_ctypes_patch(clone):
     xx = skipped["0001-configure-add-disable-xxlimited-modules.patch"]
     assert xx["status"] == "not-applicable"
     assert "not needed for CPython 3.13.15" in xx["reason"] and "upstream has it: 3.13" in xx["reason"]
-    [commit] = report["commits"]
-    assert commit["patch"] == "0002-ctypes-importable-without-dlopen.patch"
-    assert commit["applied"] == "clean"
+    # Applied-Upstream says 3.13 has it; the tree says in another form (gh-116303's gate).
+    assert "does not apply in reverse to v3.13.15: upstream has it in another form" in xx["reason"]
+    ctypes, ensurepip = report["commits"]
+    assert ctypes["patch"] == "0002-ctypes-importable-without-dlopen.patch"
+    assert ensurepip["patch"] == "0004-ensurepip-wheel-name-from-zipped-stdlib.patch"
+    assert ctypes["applied"] == ensurepip["applied"] == "clean"
+    assert ensurepip["files"][:2] == ["Lib/ensurepip/__init__.py", "Lib/test/test_ensurepip.py"]
+    assert NEWS_NAME.fullmatch(ensurepip["news"]) and ensurepip["news"].startswith("Misc/NEWS.d/next/Library/")
     files = git(clone, "diff", "--name-only", "v3.13.15", report["branch"]).split()
-    assert files[0] == "Lib/ctypes/__init__.py" and NEWS_NAME.fullmatch(files[1]) and len(files) == 2
     assert "configure" not in files  # no configure.ac change, nothing regenerated
+    assert len(files) == 5 and sum(bool(NEWS_NAME.fullmatch(f)) for f in files) == 2
     assert report["evidence"]["fidelity"] is None
-    assert "Not built (`--no-build` was given)" in report["pr"]["body"]
-    assert report["pr"]["title"] == f"gh-{ISSUE}: Keep ctypes importable when the interpreter cannot dlopen() itself"
+    body = report["pr"]["body"]
+    assert "Not built (`--no-build` was given)" in body
+    assert report["pr"]["title"] == (
+        f"gh-{ISSUE}: Keep ctypes importable when the interpreter cannot dlopen() itself; "
+        "Fix ensurepip when the standard library is in a zip file"
+    )
+    # Bug fixes for main, backported to the branches still taking bug fixes (by date).
+    assert "This PR is meant for `main`" in body
+    target = report["target_branch"]
+    assert target["labels"] == [f"needs backport to {s}" for s in target["backports"]]
 
 
 def test_nothing_left_to_send(clone, tmp_path):
-    """0002 already forwarded (a URL in Forwarded) and 0001 not needed for 3.13.15."""
+    """0002 and 0004 already forwarded (a URL in Forwarded) and 0001 not needed for 3.13.15."""
     series = tmp_path / "patches"
     series.mkdir()
     for f in (REPO / "patches").iterdir():
         text = f.read_text()
-        if f.name.startswith("0002"):
+        if f.name.startswith(("0002", "0004")):
             text = text.replace("Forwarded: no", "Forwarded: https://github.com/python/cpython/pull/130000")
         (series / f.name).write_text(text)
     before = snapshot(clone)
@@ -207,7 +228,7 @@ def test_nothing_left_to_send(clone, tmp_path):
     assert "already forwarded upstream: https://github.com/python/cpython/pull/130000" in res.stdout
     res = upstream_cpython(clone, "--base", "v3.13.15", "--patches", str(series), "--json")
     report = json.loads(res.stdout)
-    assert report["branch"] is None and report["commits"] == [] and len(report["skipped"]) == 3
+    assert report["branch"] is None and report["commits"] == [] and len(report["skipped"]) == 4
     # 0003 backports upstream's own fix: never offered back to it
     assert {s["patch"][:4]: s["status"] for s in report["skipped"]}["0003"] == "not-forwardable"
     assert snapshot(clone) == before
@@ -287,4 +308,7 @@ def test_base_defaults_to_the_checked_out_branch(clone):
     report = json.loads(res.stdout)
     assert report["base"] == "main" and report["version"] == "3.13.15"
     assert report["branch"] == "static-build-main"
-    assert git(clone, "rev-parse", "static-build-main~1").strip() == git(clone, "rev-parse", "main").strip()
+    n = len(report["commits"])  # 0002 and 0004 on 3.13.15
+    assert (
+        n == 2 and git(clone, "rev-parse", f"static-build-main~{n}").strip() == git(clone, "rev-parse", "main").strip()
+    )

@@ -50,6 +50,7 @@ REPO = Path(__file__).resolve().parents[2]
 SERIES = {p.name: p for p in load_series(REPO / "patches")}
 XXLIMITED = SERIES["0001-configure-add-disable-xxlimited-modules.patch"]
 CTYPES = SERIES["0002-ctypes-importable-without-dlopen.patch"]
+ENSUREPIP = SERIES["0004-ensurepip-wheel-name-from-zipped-stdlib.patch"]
 ISSUE = 116303
 TODAY = datetime.date(2026, 11, 24)
 
@@ -82,7 +83,8 @@ def test_shipped_patches_carry_what_a_cpython_commit_needs():
             continue
         assert patch.headers["NEWS-Entry"].strip()
         assert patch.headers["Upstream-Subject"][0].isupper()
-    assert set(XXLIMITED.headers) >= set(OPTIONAL_HEADERS)  # 0001 uses every optional field
+    # Every optional field is used by the series (0001 by all but Prior-Art, 0002's).
+    assert set().union(*(p.headers for p in SERIES.values())) >= set(OPTIONAL_HEADERS)
 
 
 def _write_patch(tmp_path, extra: str) -> Path:
@@ -256,6 +258,7 @@ def test_bad_py_version(bad):
         ("3.16.0a1+", TODAY, "feature"),
         ("3.15.0b1", TODAY, "prerelease"),
         ("3.9.2", TODAY, "unknown"),
+        ("3.15.2", TODAY, "bugfix"),
     ],
 )
 def test_branch_phase(version, today, phase):
@@ -268,8 +271,42 @@ def test_branch_phase(version, today, phase):
 def test_branch_table_is_consistent():
     branches = Wording.load().branches
     for series, dates in branches["series"].items():
-        assert dates["first"] < dates["security"] < dates["end_of_life"], series
+        assert dates["beta"] < dates["first"] < dates["security"] < dates["end_of_life"], series
         assert all(re.fullmatch(r"\d{4}-\d\d", d) for d in dates.values())
+
+
+@pytest.mark.parametrize(
+    "patches_, base, today, main, backports",
+    [
+        # Bug fixes, on 2026-11-24: main is 3.16; 3.14 and 3.15 take bug fixes, 3.13 has
+        # taken security fixes only since 2026-10 (and 3.11, 3.12 before it).
+        ((CTYPES, ENSUREPIP), "3.14.7", TODAY, "3.16", ["3.14", "3.15"]),
+        ((ENSUREPIP,), "3.14.7", datetime.date(2026, 6, 1), "3.16", ["3.13", "3.14", "3.15"]),  # 3.15 in beta
+        ((CTYPES,), "3.13.2", datetime.date(2025, 3, 1), "3.14", ["3.12", "3.13"]),  # 3.12's last bugfix months
+        # A new configure option is a feature: main only, whatever its range.
+        ((XXLIMITED, CTYPES), "3.14.7", TODAY, "3.16", []),
+    ],
+)
+def test_target_branch_is_main_with_backports(patches_, base, today, main, backports):
+    commits = [_commit(p, added_configure_options(p)) for p in patches_]
+    target = cpython_pr.target_branch(commits, base, today, Wording.load().branches)
+    assert target["main"] == main and target["backports"] == backports
+    assert target["labels"] == [f"needs backport to {s}" for s in backports]
+    note = target["note"]
+    assert note.startswith(f"This PR is meant for `main` ({main}).")
+    if backports:
+        assert "backported to " + ", ".join(backports) in note and "`needs backport to " in note
+    else:
+        assert "a new feature: main only" in note
+    # ... and what the base's own branch (in its bugfix phase) takes.
+    assert f"The {target['series']} branch takes bug fixes" in note and target["phase"] == "bugfix"
+
+
+def test_target_branch_without_a_covered_branch():
+    old = dataclasses.replace(CTYPES, versions=XXLIMITED.versions)  # a fix for 3.11 and 3.12 only
+    target = cpython_pr.target_branch([_commit(old)], "3.11.2", TODAY, Wording.load().branches)
+    assert target["backports"] == [] and "No branch still taking bug fixes" in target["note"]
+    assert "takes security fixes only, and this is not one" in target["note"]
 
 
 # ----------------------------------------------------------------------- skip logic
@@ -312,6 +349,8 @@ def _commit(patch, options=()):
         files=["configure.ac"],
         options=list(options),
         body=commit_message(ISSUE, patch).split("\n\n", 1)[1].strip(),
+        versions=str(patch.versions),
+        prior_art=patch.headers.get("Prior-Art", ""),
     )
 
 
@@ -320,6 +359,7 @@ BUILD = {
     "ok": True,
     "cached": False,
     "target": "x86_64-linux-musl",
+    "toolchain": "zig",
     "size_bytes": 40_000_000,
     "modules": 70,
     "binary": "/x",
@@ -350,6 +390,9 @@ def test_pr_for_one_commit_with_evidence():
     body = pr["body"]
     assert "GNU Autoconf 2.69 (with the `--runstatedir` backport)" in body
     assert "70 built-in modules, no shared objects; published as one 40.0 MB executable" in body
+    assert "for `x86_64-linux-musl` (zig cc, musl libc)" in body  # the build's own toolchain
+    gcc = _pr([_commit(CTYPES)], {"fidelity": None, "build": {**BUILD, "toolchain": "gcc"}, "verify": None})
+    assert "(gcc, musl libc)" in gcc["body"]
     assert "passed all 18 checks" in body
     # Honest: the evidence build did not pass the new option.
     assert "did not pass `--disable-xxlimited-modules`" in body
@@ -362,6 +405,18 @@ def test_pr_for_several_commits_not_built():
     assert "2 independent changes" in pr["body"]
     assert "Not built (`--no-build` was given)" in pr["body"]
     assert "No commit changes `configure.ac`" in pr["body"]
+
+
+def test_pr_cites_prior_art():
+    """0002's Prior-Art header: python-build-standalone's patch, linked, under its item."""
+    body = _pr([_commit(CTYPES), _commit(ENSUREPIP)], {"fidelity": None, "build": None, "verify": None})["body"]
+    item = body[body.index("Keep ctypes importable") : body.index("Fix ensurepip when")]
+    assert "\n\n  Prior art: python-build-standalone" in item
+    assert (
+        "(https://github.com/astral-sh/python-build-standalone/blob/main/cpython-unix/"
+        "patch-ctypes-static-binary.patch)" in item
+    )
+    assert "Prior art" not in body[body.index("Fix ensurepip when") :]  # 0004 has none
 
 
 def test_pr_says_when_verification_failed():
@@ -426,3 +481,35 @@ def test_refuses_a_patch_without_its_upstream_texts(maker):
         maker._check_upstream_fields(no_news, ISSUE)
     with pytest.raises(CPythonPRError, match="names no CPython issue"):
         maker._check_upstream_fields(CTYPES, None)
+
+
+def test_skipped_patch_that_upstream_has_is_proven_upstream(maker, tmp_path, release_tarball):
+    """A backport whose Applied-Upstream names a release at or before the base (0003 on
+    3.14.7) is "upstream" when the base's tree has that very change (it applies in
+    reverse); when it does not (0001 on 3.13+: upstream solved it another way) it keeps its
+    own skip, saying so.  Shown with 0002 on 3.13.15's real ctypes/__init__.py."""
+    import tarfile
+
+    from cpython_static.build.patches import apply
+
+    tree = tmp_path / "tree"
+    with tarfile.open(release_tarball("3.13.15")) as tar:
+        for m in tar:
+            if m.name.partition("/")[2] == "Lib/ctypes/__init__.py":
+                (tree / "Lib" / "ctypes").mkdir(parents=True)
+                (tree / "Lib" / "ctypes" / "__init__.py").write_bytes(tar.extractfile(m).read())
+                break
+    backport = dataclasses.replace(CTYPES, forwarded="not-needed", applied_upstream="3.13.15, https://example.org/x")
+    status, reason = pre_skip(backport, "3.13.15")
+    assert status == "not-forwardable"
+    kept = maker._upstream_skip(tree, backport, status, reason, "v3.13.15")
+    assert kept["status"] == "not-forwardable"
+    assert kept["reason"].startswith(reason) and "does not apply in reverse to v3.13.15" in kept["reason"]
+    apply([CTYPES], tree, Runner(tmp_path / "logs"))  # now the base has the change
+    proven = maker._upstream_skip(tree, backport, status, reason, "v3.13.15")
+    assert proven == {
+        "patch": CTYPES.name,
+        "status": "upstream",
+        "reason": "v3.13.15 already has the change (the patch applies in reverse); "
+        "Applied-Upstream: 3.13.15, https://example.org/x",
+    }

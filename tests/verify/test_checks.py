@@ -533,13 +533,24 @@ GOOD_HOOK = {
         "after-import-fixups",
         "shared-object-finder",
     ],
-    "fixups": {"ssl": "applied", "ensurepip": "applied"},
+    "fixups": {"ssl": "applied", "ensurepip": "not needed: ensurepip keeps the bundled wheel's name itself"},
+    "ensurepip": {"bundled": "26.2.1", "version": "26.2.1"},
 }
 
 
 def test_hook_check_passes_when_everything_was_installed():
     check = V.check_hook(GOOD_HOOK, one_file=True)
     assert check.ok and "ssl: applied" in check.detail
+
+
+def test_hook_check_fails_when_pip_would_get_the_wheel_under_a_temporary_name():
+    """What an unfixed 3.12+ ensurepip gives from a zipped stdlib (the real value's shape)."""
+    lost = dict(GOOD_HOOK, ensurepip={"bundled": "26.2.1", "version": "tmpx3tsk7qzpip"})
+    check = V.check_hook(lost, one_file=True)
+    assert not check.ok and "ensurepip.version() gives 'tmpx3tsk7qzpip', not the bundled pip 26.2.1" in check.detail
+    broken = dict(GOOD_HOOK, ensurepip={"bundled": "26.2.1", "error": "OSError: read-only"})
+    assert "ensurepip.version() failed: OSError: read-only" in V.check_hook(broken, one_file=True).detail
+    assert "ensurepip.version() 26.2.1" in V.check_hook(GOOD_HOOK, one_file=True).detail
 
 
 def test_hook_check_names_a_hook_that_raised():

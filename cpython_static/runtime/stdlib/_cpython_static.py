@@ -197,7 +197,13 @@ def _fix_ensurepip(ensurepip):
     """ensurepip copies its bundled wheel under the name importlib.resources.as_file gave
     it, which for a resource inside a zip is a temporary ``tmpXXXXpip-….whl``: pip then
     cannot parse the name and finds no pip to install.  Hand it the wheel under its own
-    name (3.12+; 3.11's ensurepip writes the file itself)."""
+    name (3.12+; 3.11's ensurepip writes the file itself).
+
+    patches/0004 fixes ensurepip itself (the fix meant for upstream): its
+    _get_bundled_pip_whl_path_ctx is the sign, and then nothing is wrapped.  Builds
+    without it (--no-patches, a release the series does not cover) keep the wrapper."""
+    if hasattr(ensurepip, "_get_bundled_pip_whl_path_ctx"):
+        return "not needed: ensurepip keeps the bundled wheel's name itself (patch 0004)"
     original = getattr(ensurepip, "_get_pip_whl_path_ctx", None)
     if original is None:
         return "not needed: this ensurepip has no _get_pip_whl_path_ctx (3.11 writes the wheel itself)"
@@ -210,7 +216,10 @@ def _fix_ensurepip(ensurepip):
     def _get_pip_whl_path_ctx():
         with original() as path, tempfile.TemporaryDirectory() as tmp:
             name = f"pip-{ensurepip._PIP_VERSION}-py3-none-any.whl"
-            if os.path.basename(path) == name:
+            # Only as_file's temporary copy of the bundled wheel is renamed (its name is
+            # a random prefix + the real one): a wheel of WHEEL_PKG_DIR keeps its own.
+            found = os.path.basename(path)
+            if found == name or not found.endswith(name):
                 yield path
                 return
             copy = os.path.join(tmp, name)
