@@ -164,6 +164,20 @@ class CPythonBuilder:
             dict(entry.manifest),
         )
 
+    def source_tree(self, request: Request, selected: list | None, dest: Path) -> Path:
+        """``request``'s source at ``dest`` (the pinned tarball, or a copy of the user's
+        tree: never written to) with ``selected`` patches applied (None: the build's own)."""
+        if request.tree is not None:
+            shutil.copytree(
+                request.tree, dest, symlinks=True, ignore=shutil.ignore_patterns(".git", "*.o", "*.a", "__pycache__")
+            )
+        else:
+            extract(self.fetcher.fetch(self.lock.get("cpython", request.version)), dest)
+        selected = self._patches(request.version) if selected is None else selected
+        if selected:
+            patches.apply(selected, dest, self.runner)
+        return dest
+
     def _patches(self, version: str) -> list:
         if not self.use_series or self.patches_dir is None:
             return []
@@ -228,17 +242,9 @@ class CPythonBuilder:
     ) -> dict:
         work = self.cache.scratch(f"work-cpython-{request.version}")
         try:
-            src = work / "src"
-            if request.tree is not None:
-                # A copy: the user's tree is never written to (no patches, no build files).
-                shutil.copytree(
-                    request.tree, src, symlinks=True, ignore=shutil.ignore_patterns(".git", "*.o", "*.a", "__pycache__")
-                )
-            else:
-                extract(self.fetcher.fetch(self.lock.get("cpython", request.version)), src)
+            src = self.source_tree(request, selected, work / "src")
             regenerated = None
             if selected:
-                patches.apply(selected, src, self.runner)
                 # configure is generated: regenerate it whenever its inputs changed.
                 if any(p.changes_configure_inputs for p in selected):
                     program = self.autoconf_program

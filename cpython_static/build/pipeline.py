@@ -8,6 +8,14 @@ published tree, never the cache's intermediate install tree.
 ``build`` publishes into its ``--out`` directory; the others publish into the cache
 (``<cache>/published/<interpreter key>/``), where the file is rewritten only when its
 interpreter or archive changed.
+
+``build --with PKG`` goes through here too: the sdists are fetched and classified first
+(before any long build), then the interpreter is built (or taken from the cache) as
+without them, their extensions compiled against it (build/extensions.py) and linked into
+a new interpreter (build/relink.py); the one file is that interpreter + the stdlib
+archive with the packages' pure-Python part added, verified to have exactly the series'
+modules plus the added ones.  Without ``--with`` nothing of this runs: every cache key
+is the same as before.
 """
 
 from __future__ import annotations
@@ -17,11 +25,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
-from cpython_static.build.publish import publish_onefile, publish_tree, stdlib_archive
+from cpython_static.build.extensions import BuiltExtension, ExtensionBuilder
+from cpython_static.build.publish import archive_with_packages, publish_onefile, publish_tree, stdlib_archive
+from cpython_static.build.relink import Relinked, Relinker
 from cpython_static.build.sources import Fetcher, Lock
 from cpython_static.core.cache import Cache
+from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner
 from cpython_static.verify.checks import VerifyReport, verify
+
+
+@dataclass
+class Added:
+    """What ``--with`` added: the extensions and the interpreter they are linked into."""
+
+    extensions: list[BuiltExtension]
+    interpreter: Relinked
+
+    @property
+    def modules(self) -> list[str]:
+        return self.interpreter.modules
+
+    def to_json(self) -> dict:
+        return {
+            "modules": self.modules,
+            "sdists": [e.to_json() for e in self.extensions],
+            "interpreter": {"key": self.interpreter.key, "cached": self.interpreter.reused},
+        }
 
 
 @dataclass
@@ -32,6 +62,7 @@ class Outcome:
     tree: Path | None
     report: VerifyReport | None  # None: verification not asked for
     duration_s: float
+    added: Added | None = None  # build --with
 
     @property
     def ok(self) -> bool:
@@ -59,8 +90,10 @@ def publish(
     layout: str = "onefile",
     strip: bool = True,
     progress=lambda msg: None,
+    added: Added | None = None,
 ) -> tuple[Path | None, Path | None]:
-    """Publish ``built`` under ``out`` in ``layout``; returns (one file, tree)."""
+    """Publish ``built`` (with what ``added`` adds) under ``out`` in ``layout``;
+    returns (one file, tree)."""
     dest = published_dir(out, built)
     mm = ".".join(built.version.split(".")[:2])
     stripper = toolchain.strip if strip else None
@@ -70,7 +103,12 @@ def publish(
         progress(f"tree: {tree}")
     if layout in ("onefile", "both"):
         archive = stdlib_archive(cache, fetcher, lock, runner, built, progress=progress)
-        onefile = publish_onefile(built.binary, archive, dest / f"python{mm}", strip=stripper)
+        interpreter = built.binary
+        if added is not None:
+            trees = [(e.key, e.pure) for e in added.extensions]
+            archive = archive_with_packages(cache, runner, built, archive, trees, progress=progress)
+            interpreter = added.interpreter.binary
+        onefile = publish_onefile(interpreter, archive, dest / f"python{mm}", strip=stripper)
         progress(f"one file: {onefile}")
     return onefile, tree
 
@@ -84,11 +122,36 @@ def build_publish_verify(
     strip: bool = True,
     check: bool = True,
     progress=lambda msg: None,
+    extensions: list[str] | tuple[str, ...] = (),
 ) -> Outcome:
-    """Build ``request`` with ``builder``, publish it under ``out`` (None: the cache's
+    """Build ``request`` with ``builder`` (with the C extensions of the packages
+    ``extensions`` names compiled in), publish it under ``out`` (None: the cache's
     published/ directory) and verify the published file."""
     started = time.monotonic()
+    ext_builder = sdists = None
+    if extensions:
+        if layout != "onefile":
+            raise UsageError("--with makes the one-file layout (the packages live in its archive); drop --layout")
+        if builder.toolchain.cross:
+            raise UsageError(
+                f"--with builds for this machine's architecture only so far (not {builder.toolchain.target.name}): "
+                "the sdists' setup.py runs under the interpreter it builds for"
+            )
+        ext_builder = ExtensionBuilder(
+            builder.cache,
+            builder.fetcher,
+            builder.lock,
+            builder.toolchain,
+            builder.runner,
+            jobs=builder.jobs,
+            progress=progress,
+        )
+        sdists = ext_builder.prepare(list(extensions))  # fetched and classified before any long build
     built = builder.build(request)
+    added = None
+    if sdists:
+        exts = [ext_builder.build(s, built) for s in sdists]
+        added = Added(exts, Relinker(builder, progress).relink(request, built, exts))
     out = out if out is not None else cache_out(builder.cache, built)
     onefile, tree = publish(
         built,
@@ -101,6 +164,7 @@ def build_publish_verify(
         layout=layout,
         strip=strip,
         progress=progress,
+        added=added,
     )
     mm = ".".join(built.version.split(".")[:2])
     binary = onefile or tree / "bin" / f"python{mm}"
@@ -108,5 +172,11 @@ def build_publish_verify(
     report = None
     if check:
         progress("verifying")
-        report = verify(binary, runner=builder.runner, version=built.version, target=built.target)
-    return Outcome(built, binary, onefile, tree, report, duration)
+        report = verify(
+            binary,
+            runner=builder.runner,
+            version=built.version,
+            target=built.target,
+            added_modules=added.modules if added else (),
+        )
+    return Outcome(built, binary, onefile, tree, report, duration, added)

@@ -88,6 +88,42 @@ def stdlib_archive(
     return entry.path / "stdlib.zip"
 
 
+PACKAGES_SCRIPT = RUNTIME.joinpath("packages_zip.py")
+
+
+def archive_with_packages(
+    cache: Cache, runner: Runner, built, archive: Path, trees: list[tuple[str, Path]], progress=lambda msg: None
+) -> Path:
+    """The standard-library ``archive`` of ``built`` plus the packages of ``trees``
+    ((cache key, site-packages-like directory) pairs, the build --with extensions'),
+    written by the same release's Python; cached per archive and trees."""
+    key = digest_of(
+        {
+            "format": FORMAT,
+            "stdlib": archive.parent.name,  # the stdlib archive's own cache key
+            "trees": [k for k, _ in trees],
+            "script": PACKAGES_SCRIPT.read_text(),
+            "writer": ZIP_SCRIPT.read_text(),
+        }
+    )
+    entry = cache.lookup("stdlib-with", key)
+    if entry is None:
+        progress("adding the packages to the archive")
+        runs_here = built.build_python or built
+
+        def produce(stage: Path, final: Path) -> dict:
+            with resources.as_file(RUNTIME) as runtime:
+                args = [str(runs_here.binary), "-I", str(runtime / "packages_zip.py"), "--base", str(archive)]
+                args += ["--out", str(stage / "stdlib.zip")]
+                for _, tree in trees:
+                    args += ["--tree", str(tree)]
+                res = runner.run("stdlib archive + packages", args, capture=True)
+            return {"stdlib": archive.parent.name, "trees": [k for k, _ in trees], "summary": res.output.strip()}
+
+        entry = cache.build("stdlib-with", key, produce)
+    return entry.path / "stdlib.zip"
+
+
 def publish_onefile(launcher: Path, archive: Path, dest: Path, strip=None) -> Path:
     """``dest`` = ``launcher`` (stripped by ``strip(path)`` when given) + ``archive``."""
     dest.parent.mkdir(parents=True, exist_ok=True)

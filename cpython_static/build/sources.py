@@ -240,6 +240,13 @@ class Fetcher:
                     "--no-deps",
                     "--only-binary",
                     ":all:",
+                    # Every wheel in the lock is pure (it runs inside interpreters of
+                    # other versions and CPUs): a project that also has compiled wheels
+                    # (Cython) must give its py3-none-any one.
+                    "--platform",
+                    "any",
+                    "--implementation",
+                    "py",
                     "--disable-pip-version-check",
                     "--dest",
                     str(scratch),

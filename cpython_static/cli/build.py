@@ -67,12 +67,18 @@ def cmd_build(args) -> int:
         strip=not args.no_strip,
         check=not args.no_verify,
         progress=reporter.line,
+        extensions=args.with_packages or (),
     )
     built, binary, onefile, tree = outcome.built, outcome.binary, outcome.onefile, outcome.tree
     report, duration = outcome.report, outcome.duration_s
     for lib in built.libraries:
         reporter.line(f"library {lib.recipe.name}: {'cached' if lib.reused else 'built'} ({lib.prefix})")
     reporter.line(f"interpreter: {'cached' if built.reused else 'built'} ({built.prefix})")
+    if outcome.added:
+        linked = outcome.added.interpreter
+        reporter.line(
+            f"interpreter with {', '.join(linked.modules)}: {'cached' if linked.reused else 'linked'} ({linked.binary})"
+        )
     if report is not None:
         for check in report.checks:
             reporter.line(
@@ -93,10 +99,14 @@ def cmd_build(args) -> int:
         "patches": built.patches,
         "libraries": {l.recipe.name: {"cached": l.reused, "key": l.key} for l in built.libraries},
         "interpreter_cached": built.reused,
+        "interpreter_key": built.key,  # the interpreter's cache key (with --with: the one linked against)
         "size_bytes": binary.stat().st_size,
         "unstripped_size_bytes": built.binary.stat().st_size,
         "logs": str(log_dir),
         "verify": report.to_json() if report else None,
+        # build --with: the added built-in modules and the sdists (name, version, file,
+        # sha256: what the build was made from), the extensions' cache entries.
+        "added": outcome.added.to_json() if outcome.added else None,
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -106,6 +116,9 @@ def cmd_build(args) -> int:
             f"  CPython {built.version} {built.target}, {len(modules)} built-in modules, "
             f"{result['size_bytes'] / 1e6:.1f} MB, {duration:.0f}s"
         )
+        if outcome.added:
+            for ext in outcome.added.extensions:
+                print(f"  + {ext.sdist.file} (sha256 {ext.sdist.sha256}): {', '.join(m.name for m in ext.modules)}")
     return EXIT_OK if result["ok"] else EXIT_FAILED
 
 
@@ -201,4 +214,20 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         help="keep symbols and debug information in dist/ (the cache always keeps them)",
     )
     b.add_argument("--jobs", "-j", type=int, help="parallel make jobs (default: number of CPUs)")
+    b.add_argument(
+        "--with",
+        dest="with_packages",
+        action="append",
+        metavar="PKG",
+        help="compile PKG's C extensions into the interpreter as built-in modules and put its "
+        "pure-Python part into the one file's archive (repeatable; a name or a requirement such "
+        "as 'psutil==7.2.2'). PKG's sdist comes from the index your pip is set up with (pip "
+        "download --no-binary :all: --no-deps) and is pinned by its sha256 in --json; its "
+        "setup.py runs under the interpreter being built, with this toolchain. Works: setuptools "
+        "sdists with C extensions (psutil, pyyaml with libyaml, markupsafe, msgpack). Refused "
+        "before anything is built, saying what works instead: Rust (maturin) and non-setuptools "
+        "builds; after its build: C++, or a package that fell back to pure Python. Only for this "
+        "machine's architecture and the one-file layout so far; no dependencies are resolved "
+        "(name each package)",
+    )
     b.set_defaults(func=cmd_build)

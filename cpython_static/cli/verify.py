@@ -21,7 +21,14 @@ def cmd_verify(args) -> int:
         raise UsageError(f"{args.binary}: no such file")
     ctx = context(args, "verify", reporter)
     runner, log_dir = ctx.runner, ctx.log_dir
-    report = verify(binary, runner=runner, version=args.version, target=args.target, only=args.only or None)
+    report = verify(
+        binary,
+        runner=runner,
+        version=args.version,
+        target=args.target,
+        only=args.only or None,
+        added_modules=args.with_module or (),
+    )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -91,6 +98,14 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
     v.add_argument("--version", dest="version", help="expected CPython version (default: ask the binary)")
     v.add_argument("--target", help="expected target (default: from the ELF header)")
     v.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    v.add_argument(
+        "--with-module",
+        action="append",
+        metavar="NAME",
+        help="a built-in module `build --with` added (full dotted name, e.g. psutil._psutil_linux; "
+        "repeatable; `build --json` lists them under added.modules): expected beside the series' "
+        "table, and imported as a built-in by the added_modules check",
+    )
     v.add_argument("--verbose", "-v", action="store_true", help="show details of passing checks too")
     v.set_defaults(func=cmd_verify)
 

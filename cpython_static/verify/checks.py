@@ -10,9 +10,11 @@ The verdict is a list of named checks, in this order:
 * ``stdlib``            – a one-file interpreter (a zip appended) imports its standard
                           library from itself, not from a directory on disk;
 * ``hook``              – the start-up hook (``_cpython_static``) loaded and did its work:
-                          every piece installed, its fix-ups applied on first import of
-                          ssl and ensurepip; a hook that raised (main.c only prints that
-                          and carries on) fails here, with the traceback's last line;
+                          every piece installed, its fix-ups run on first import of ssl
+                          and ensurepip (each "applied" or why not needed), and
+                          ``ensurepip.version()`` is the bundled pip's (the wheel keeps its
+                          name); a hook that raised (main.c only prints that and carries
+                          on) fails here, with the traceback's last line;
 * one check per smoke check of ``smoke_checks.py``, run inside the interpreter (a check
   that exercises a module new in some series, ``smoke_checks.REQUIRES``, runs where the
   series' module table expects that module).
@@ -41,6 +43,7 @@ from cpython_static.core.arch import host_arch, target_arch
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.runtime import smoke_checks
+from cpython_static.verify.added import added_modules_verdict
 from cpython_static.verify.elf import ElfError, ElfInfo, read_elf
 from cpython_static.verify.modules import (
     ModuleDiff,
@@ -198,7 +201,10 @@ def check_version(actual: str, wanted: str | None) -> Check:
     return Check("version", same, f"{actual}" + ("" if same else f", expected {wanted}"))
 
 
-def check_builtin_modules(actual: Sequence[str], series: str, target: str, tables: Mapping[str, SeriesTable]) -> Check:
+def check_builtin_modules(
+    actual: Sequence[str], series: str, target: str, tables: Mapping[str, SeriesTable], added: Sequence[str] = ()
+) -> Check:
+    """``added``: the modules `build --with` compiled in, expected on top of the table."""
     table = tables.get(series)
     if table is None:
         return Check(
@@ -207,7 +213,7 @@ def check_builtin_modules(actual: Sequence[str], series: str, target: str, table
             f"modules.toml has no table for {series}; the binary has: " + ", ".join(sorted(actual)),
         )
     try:
-        expected = expected_builtin_modules(table, target)
+        expected = expected_builtin_modules(table, target) | frozenset(added)
     except UnverifiedSeries as exc:
         return Check("builtin_modules", False, f"{exc}; the binary has: " + ", ".join(sorted(actual)))
     diff = compare_modules(expected, actual)
@@ -218,7 +224,8 @@ def check_builtin_modules(actual: Sequence[str], series: str, target: str, table
         " build: fill in modules.toml from this report)"
     )
     if diff.ok:
-        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {series}" + unproven)
+        plus = f" + {len(added)} added ({', '.join(sorted(added))})" if added else ""
+        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {series}{plus}" + unproven)
     return Check("builtin_modules", False, diff.describe(table.excluded) + unproven)
 
 
@@ -262,6 +269,13 @@ if hook["loaded"]:
             __import__(name)
         except Exception as exc:
             hook["import_errors"][name] = "%s: %s" % (type(exc).__name__, exc)
+    if "ensurepip" in sys.modules:
+        # version() reads the version from the file name the wheel reaches pip under.
+        pip = hook["ensurepip"] = {"bundled": getattr(sys.modules["ensurepip"], "_PIP_VERSION", None)}
+        try:
+            pip["version"] = sys.modules["ensurepip"].version()
+        except Exception as exc:
+            pip["error"] = "%s: %s" % (type(exc).__name__, exc)
     report = getattr(sys.modules["_cpython_static"], "REPORT", {})
     hook["installed"] = list(report.get("installed", ()))
     hook["fixups"] = dict(report.get("fixups", {}))
@@ -322,6 +336,16 @@ def check_hook(hook: Mapping, one_file: bool, output: str = "") -> Check:
         for m in HOOK_FIXUPS
         if m not in fixups and m not in hook.get("import_errors", {})
     ]
+    # The ensurepip fix-up, or ensurepip itself (patches/0004), must hand pip the wheel
+    # under its own name; version() parses that name, so a temporary one shows here.
+    pip = hook.get("ensurepip") or {}
+    if "error" in pip:
+        problems.append(f"ensurepip.version() failed: {pip['error']}")
+    elif pip.get("bundled") and pip.get("version") != pip["bundled"]:
+        problems.append(
+            f"ensurepip.version() gives {pip.get('version')!r}, not the bundled pip {pip['bundled']}: pip would get"
+            " the wheel under a name it cannot parse (venv and ensurepip fail)"
+        )
     if problems:
         return Check("hook", False, "; ".join(problems))
     return Check(
@@ -330,7 +354,8 @@ def check_hook(hook: Mapping, one_file: bool, output: str = "") -> Check:
         "installed "
         + ", ".join(hook["installed"])
         + "; "
-        + ", ".join(f"{m}: {how}" for m, how in sorted(fixups.items())),
+        + ", ".join(f"{m}: {how}" for m, how in sorted(fixups.items()))
+        + (f"; ensurepip.version() {pip['version']}" if pip.get("version") else ""),
     )
 
 
@@ -574,7 +599,7 @@ def _read_binary(binary: Path) -> ElfInfo:
 
 
 def _probed_checks(
-    session: _Session, selected: list[str], version: str | None, target: str
+    session: _Session, selected: list[str], version: str | None, target: str, added: Sequence[str] = ()
 ) -> tuple[list[Check], dict | None]:
     started = time.monotonic()
     answer, why = session.probe()
@@ -587,7 +612,7 @@ def _probed_checks(
     makers = {
         "version": lambda: check_version(actual_version, version),
         "builtin_modules": lambda: check_builtin_modules(
-            answer["builtin_module_names"], series, target, load_module_tables()
+            answer["builtin_module_names"], series, target, load_module_tables(), added
         ),
         "no_shared_modules": lambda: check_no_shared_modules(answer["dynload_dirs"], answer["errors"]),
         "stdlib": lambda: check_stdlib(ends_with_zip(session.binary), answer["executable"], answer["stdlib_module"]),
@@ -614,8 +639,11 @@ def verify(
     target: str | None = None,
     emulator: list[str] | None = None,
     only: list[str] | None = None,
+    added_modules: Sequence[str] = (),
 ) -> VerifyReport:
-    """Run the selected checks (all by default) on ``binary``; see the module docstring."""
+    """Run the selected checks (all by default) on ``binary``; see the module docstring.
+    ``added_modules``: the third-party modules `build --with` compiled in (full dotted
+    names), expected beside the table's and imported as built-ins (``added_modules``)."""
     binary = Path(binary).absolute()
     selected = _selected(only)
     if version is not None:
@@ -632,8 +660,19 @@ def verify(
         prefix = resolve_emulator(target, emulator, search_path)
         with tempfile.TemporaryDirectory(prefix="cpython-static-verify-") as tmp:
             session = _Session(binary, runner, prefix, Path(tmp))
-            probed, answer = _probed_checks(session, selected, version, target)
+            probed, answer = _probed_checks(session, selected, version, target, added_modules)
             checks += probed
+            if added_modules and only is None:  # the check of what build --with added
+                checks.append(
+                    _timed(
+                        lambda: Check(
+                            "added_modules",
+                            *added_modules_verdict(
+                                session.runner, session.interpreter(), session.env(), added_modules, PROBE_TIMEOUT_S
+                            ),
+                        )
+                    )()
+                )
             smoke_names = [n for n in runtime if n in SMOKE_CHECKS]
             if only is None and answer is not None:
                 smoke_names = [

@@ -4,7 +4,20 @@ from cpython_static.build import libraries
 from cpython_static.build.libraries import RecipeError, all_recipe_names, load_recipe, resolve
 from cpython_static.versions import get_series, supported_series
 
-EXPECTED = {"zlib", "bzip2", "xz", "libffi", "openssl", "sqlite", "ncurses", "readline", "gdbm", "libuuid", "zstd"}
+EXPECTED = {
+    "zlib",
+    "bzip2",
+    "xz",
+    "libffi",
+    "openssl",
+    "sqlite",
+    "ncurses",
+    "readline",
+    "gdbm",
+    "libuuid",
+    "zstd",
+    "libyaml",
+}
 
 
 def test_one_recipe_per_library():
