@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import sys
 import tarfile
 import time
 import tomllib
+import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -60,6 +62,11 @@ class UnknownPackage(UsageError, RuntimeError):
 class CannotCompileIn(UsageError, RuntimeError):
     """A package whose extension cannot be linked into a static interpreter here: said
     before anything is built, with what it needs and what works instead."""
+
+
+class OtherBackend(CannotCompileIn):
+    """An sdist built by a backend other than setuptools (flit, hatchling, meson…): its
+    C extensions cannot be compiled in; ``pack`` still takes it if its wheel is pure."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +159,10 @@ def classify_tree(name: str, tree: Path) -> str | None:
     return None
 
 
-def problems_after_build(name: str, plan: dict) -> str | None:
+def problems_after_build(name: str, plan: dict, pure_ok: bool = False) -> str | None:
     """What the driver's plan shows went wrong: a declared extension never linked (the
-    sdist fell back to pure Python), a C++ one, or none at all."""
+    sdist fell back to pure Python), a C++ one, or none at all (unless ``pure_ok``:
+    ``pack`` takes pure-Python sdists the same way)."""
     linked = {e["name"]: e for e in plan["linked"]}
     cxx = sorted(n for n, e in linked.items() if e["language"] != "c")
     if cxx:
@@ -169,7 +177,7 @@ def problems_after_build(name: str, plan: dict) -> str | None:
             "back to pure Python: see the log for the compile error, e.g. a missing C library header; "
             "a library the package needs belongs in extensions.toml's 'libraries')"
         )
-    if not plan["declared"]:
+    if not plan["declared"] and not pure_ok:
         return (
             f"{name}: has no C extension; --with is for C extensions (pure-Python packages install "
             "with pip into a venv of the one file)"
@@ -189,7 +197,9 @@ class ExtensionBuilder:
         jobs: int | None = None,
         progress=None,
         table: dict | None = None,
+        emulator: list[str] | None = None,
     ):
+        self.emulator = list(emulator or [])  # runs the target's interpreter here ([] when native)
         self.cache, self.fetcher, self.lock = cache, fetcher, lock
         self.toolchain, self.runner = toolchain, runner
         self.jobs = jobs
@@ -244,14 +254,28 @@ class ExtensionBuilder:
                     f"--with {spec}: pip gave {[p.name for p in got]}, not one .tar.gz source distribution", step=what
                 )
             name, version = _name_version(got[0], spec)
-            if (why := refusal(name, self.table)) or (why := classify_tree(name, extract(got[0], scratch / "src"))):
+            if why := refusal(name, self.table):
                 raise CannotCompileIn(why)
+            if why := classify_tree(name, extract(got[0], scratch / "src")):
+                raise (CannotCompileIn if "Rust" in why else OtherBackend)(why)
             digest = sha256_file(got[0])
             stored = self.cache.store_source(got[0], digest, got[0].name)
             self.progress(f"sdist {stored.name} sha256 {digest}")
             return Sdist(spec, name, version, stored.name, digest, stored)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def cached_sdist(self, name: str, version: str, url: str, sha256: str | None) -> Sdist | None:
+        """The sdist at ``url`` when the cache's sources already hold that digest: it was
+        classified when it entered (``fetch``), so nothing is downloaded again."""
+        filename = urllib.parse.unquote(url.split("#", 1)[0].rsplit("/", 1)[-1])
+        if not sha256 or not filename.endswith(".tar.gz"):
+            return None
+        path = self.cache.source_path(sha256, filename)
+        if not path.is_file():
+            return None
+        self.progress(f"sdist {filename}: cached (sha256 {sha256})")
+        return Sdist(f"{name}=={version}", name, version, filename, sha256, path)
 
     # -- 3: the objects ------------------------------------------------------------------
     def key(self, sdist: Sdist, built, libs: list[BuiltLibrary]) -> str:
@@ -268,8 +292,9 @@ class ExtensionBuilder:
             }
         )
 
-    def build(self, sdist: Sdist, built) -> BuiltExtension:
-        """The objects of ``sdist``'s extensions for the interpreter ``built``."""
+    def build(self, sdist: Sdist, built, *, pure_ok: bool = False) -> BuiltExtension:
+        """The objects of ``sdist``'s extensions for the interpreter ``built`` (with
+        ``pure_ok``, none for a pure-Python sdist: its files only)."""
         recipes = self.table.get("package", {}).get(sdist.name, {}).get("libraries", [])
         libs = LibraryBuilder(
             self.cache, self.fetcher, self.lock, self.toolchain, self.runner, self.jobs, self.progress
@@ -279,7 +304,9 @@ class ExtensionBuilder:
         entry = self.cache.lookup("extensions", key)
         if entry is None:
             self.progress(f"building the C extensions of {sdist.name} {sdist.version}")
-            entry = self.cache.build("extensions", key, lambda stage, final: self._produce(sdist, built, libs, stage))
+            entry = self.cache.build(
+                "extensions", key, lambda stage, final: self._produce(sdist, built, libs, stage, pure_ok)
+            )
         modules = [
             ExtensionModule(
                 m["name"],
@@ -291,11 +318,11 @@ class ExtensionBuilder:
         ]
         self.progress(
             f"extension {sdist.name}: {'cached' if entry.reused else 'built'} "
-            f"({', '.join(m.name for m in modules)}; {time.monotonic() - started:.1f}s)"
+            f"({', '.join(m.name for m in modules) or 'pure Python'}; {time.monotonic() - started:.1f}s)"
         )
         return BuiltExtension(sdist, modules, entry.path / "site", libs, key, entry.reused)
 
-    def _produce(self, sdist: Sdist, built, libs: list[BuiltLibrary], stage: Path) -> dict:
+    def _produce(self, sdist: Sdist, built, libs: list[BuiltLibrary], stage: Path, pure_ok: bool = False) -> dict:
         work = self.cache.scratch(f"work-ext-{sdist.name}")
         try:
             src = extract(sdist.path, work / "src")
@@ -303,7 +330,15 @@ class ExtensionBuilder:
             for tool in BUILD_TOOLS:  # pure wheels: unpacking one is installing it
                 with zipfile.ZipFile(self.fetcher.fetch(self.lock.get("wheel", tool))) as whl:
                     whl.extractall(tools)
-            runs_here = built.build_python or built
+            # The interpreter the objects are for: its sysconfig and headers decide how
+            # they are compiled.  A foreign one runs under its emulator (qemu-user).
+            runs_here = [*self.emulator, str(built.binary)]
+            wrapper = []
+            if self.emulator:  # children started as sys.executable run under the emulator too
+                script = work / "python-under-emulator"
+                script.write_text("#!/bin/sh\nexec " + shlex.join(runs_here) + ' "$@"\n')
+                script.chmod(0o755)
+                wrapper = ["--executable", str(script)]
             env = {
                 # Our toolchain's compiler; the interpreter's own flags come from its sysconfig.
                 "CC": self.toolchain.env()["CC"],
@@ -315,7 +350,7 @@ class ExtensionBuilder:
                 self.runner.run(
                     f"{sdist.name}: setup.py build (objects only)",
                     [
-                        str(runs_here.binary),
+                        *runs_here,
                         "-I",
                         str(driver),
                         "--sdist",
@@ -328,11 +363,12 @@ class ExtensionBuilder:
                         str(plan_file),
                         "--path",
                         str(tools),
+                        *wrapper,
                     ],
                     env=env,
                 )
             plan = json.loads(plan_file.read_text())
-            if why := problems_after_build(sdist.name, plan):
+            if why := problems_after_build(sdist.name, plan, pure_ok):
                 raise ExtensionError(why, step=f"{sdist.name}: setup.py build")
             modules = []
             for ext in plan["linked"]:

@@ -32,7 +32,7 @@ from cpython_static.build.sources import Fetcher, Lock
 from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner
-from cpython_static.verify.checks import VerifyReport, verify
+from cpython_static.verify.checks import VerifyReport, resolve_emulator, verify
 
 
 @dataclass
@@ -132,11 +132,6 @@ def build_publish_verify(
     if extensions:
         if layout != "onefile":
             raise UsageError("--with makes the one-file layout (the packages live in its archive); drop --layout")
-        if builder.toolchain.cross:
-            raise UsageError(
-                f"--with builds for this machine's architecture only so far (not {builder.toolchain.target.name}): "
-                "the sdists' setup.py runs under the interpreter it builds for"
-            )
         ext_builder = ExtensionBuilder(
             builder.cache,
             builder.fetcher,
@@ -145,6 +140,8 @@ def build_publish_verify(
             builder.runner,
             jobs=builder.jobs,
             progress=progress,
+            # A foreign interpreter runs the sdists' setup.py under qemu-user.
+            emulator=resolve_emulator(builder.toolchain.target.name, None, builder.runner.base_env.get("PATH", "")),
         )
         sdists = ext_builder.prepare(list(extensions))  # fetched and classified before any long build
     built = builder.build(request)

@@ -5,7 +5,9 @@ $(LINKFORSHARED) -o python Programs/python.o $(LINK_PYTHON_OBJS) $(LIBS) $(MODLI
 $(SYSLIBS)``), from what the cached install keeps in ``lib/pythonX.Y/config-X.Y-<triplet>/``
 and with the values its sysconfig recorded:
 
-* ``python.o``: our ``main()`` as the build compiled it;
+* ``python.o``: our ``main()`` as the build compiled it; for ``pack``, the app launcher
+  (``launcher/app.c``: main.c plus app mode) compiled here with the interpreter's CFLAGS
+  and headers instead;
 * ``config.o``: the install's ``config.c`` (the stdlib's inittab) with one entry per added
   module under its full dotted name, ``{"psutil._psutil_linux", PyInit_…}``, which
   ``BuiltinImporter`` finds for a package's submodule like any built-in;
@@ -30,11 +32,14 @@ import shlex
 import shutil
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
 from cpython_static.build.extensions import BuiltExtension, ExtensionError
 from cpython_static.core.cache import digest_of
+
+LAUNCHER = resources.files("cpython_static.runtime").joinpath("launcher")
 
 FORMAT = 1  # bump to relink every interpreter after a change in this module
 MODLIBS_FORMAT = 1
@@ -108,24 +113,32 @@ class Relinker:
         self.cache, self.runner, self.toolchain = builder.cache, builder.runner, builder.toolchain
         self.progress = progress or (lambda msg: None)
 
-    def relink(self, request: Request, built: BuiltPython, extensions: list[BuiltExtension]) -> Relinked:
+    def relink(
+        self, request: Request, built: BuiltPython, extensions: list[BuiltExtension], *, app: bool = False
+    ) -> Relinked:
+        """``built`` relinked with ``extensions``; ``app``: with the app launcher as its
+        main (``pack``)."""
         started = time.monotonic()
-        key = digest_of(
-            {
-                "format": FORMAT,
-                "interpreter": built.key,
-                "extensions": sorted(e.key for e in extensions),
-                "toolchain": self.toolchain.identity(),
-            }
-        )
+        payload = {
+            "format": FORMAT,
+            "interpreter": built.key,
+            "extensions": sorted(e.key for e in extensions),
+            "toolchain": self.toolchain.identity(),
+        }
+        if app:  # only then: build --with keeps its keys
+            payload["launcher"] = {n: LAUNCHER.joinpath(n).read_text() for n in ("app.c", "main.c")}
+        key = digest_of(payload)
         modules = [m.name for e in extensions for m in e.modules]
         entry = self.cache.lookup("cpython-with", key)
         if entry is None:
             cfg = sysconfig_vars(built)
             modlibs = self._build_tree_archives(request, built, cfg)
-            self.progress(f"linking the interpreter with {', '.join(modules)}")
+            self.progress(
+                f"linking the interpreter with {', '.join(modules) or 'no added module'}"
+                + (" and the app launcher" if app else "")
+            )
             entry = self.cache.build(
-                "cpython-with", key, lambda stage, final: self._produce(built, cfg, modlibs, extensions, stage)
+                "cpython-with", key, lambda stage, final: self._produce(built, cfg, modlibs, extensions, stage, app)
             )
         return Relinked(entry.path / "bin" / built.binary.name, key, entry.reused, modules, time.monotonic() - started)
 
@@ -160,12 +173,18 @@ class Relinker:
         return self.cache.build("cpython-modlibs", key, produce).path
 
     def _produce(
-        self, built: BuiltPython, cfg: dict, modlibs: Path | None, extensions: list[BuiltExtension], stage: Path
+        self,
+        built: BuiltPython,
+        cfg: dict,
+        modlibs: Path | None,
+        extensions: list[BuiltExtension],
+        stage: Path,
+        app: bool = False,
     ) -> dict:
         work = self.cache.scratch("work-relink")
         try:
             env = self.toolchain.env([l.prefix for e in extensions for l in e.libraries])
-            cc, ar, objcopy = env["CC"], env["AR"], str(self.toolchain.bindir / "objcopy")
+            cc, ar, objcopy = env["CC"], env["AR"], self.toolchain.symbol_objcopy()
             confdir = config_dir(built, cfg)
             names = [m.name for e in extensions for m in e.modules]
             (work / "config.c").write_text(generate_config_c((confdir / "config.c").read_text(), names))
@@ -185,6 +204,24 @@ class Relinker:
                 cwd=work,
                 env=env,
             )
+            main_o = confdir / "python.o"
+            if app:
+                with resources.as_file(LAUNCHER) as launcher:
+                    self.runner.run(
+                        "relink: app launcher",
+                        [
+                            cc,
+                            *shlex.split(cfg["CFLAGS"]),
+                            f"-I{include}",
+                            "-c",
+                            str(launcher / "app.c"),
+                            "-o",
+                            "app.o",
+                        ],
+                        cwd=work,
+                        env=env,
+                    )
+                main_o = work / "app.o"
             library = work / cfg["LIBRARY"]
             shutil.copy2(confdir / cfg["LIBRARY"], library)
             # Its config.o holds the stdlib-only inittab; ours replaces it.
@@ -209,7 +246,7 @@ class Relinker:
                 *shlex.split(cfg["LINKFORSHARED"]),
                 "-o",
                 str(out),
-                str(confdir / "python.o"),
+                str(main_o),
                 str(work / "config.o"),
                 *map(str, objects),
                 "-Wl,--whole-archive",
@@ -226,6 +263,7 @@ class Relinker:
                 "interpreter": built.key,
                 "modules": names,
                 "extensions": {e.sdist.name: e.key for e in extensions},
+                "app": app,
                 "link": argv,
             }
         finally:

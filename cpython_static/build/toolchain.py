@@ -106,6 +106,17 @@ class _Toolchain:
     def static_ldflags(self) -> list[str]:
         return ["-static"]
 
+    def symbol_objcopy(self) -> str:
+        """GNU objcopy for renaming symbols in target objects (relink.py): the host's for
+        the host's arch, Debian's binutils-<arch>-linux-gnu one otherwise (zig's objcopy
+        has no --redefine-sym)."""
+        tool = "objcopy" if not self.cross else f"{self.target.arch}-linux-gnu-objcopy"
+        found = shutil.which(tool, path=self.runner.base_env.get("PATH"))
+        if found is None:
+            package = "binutils" if not self.cross else f"binutils-{self.target.arch.replace('_', '-')}-linux-gnu"
+            raise ToolchainError(f"{tool} not found: install Debian's '{package}' package")
+        return found
+
     def strip(self, binary: Path) -> None:
         """Remove symbols and debug information (CPython builds with -g) in place, with
         GNU strip from binutils: the host's own for the host's arch, Debian's

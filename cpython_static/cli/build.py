@@ -14,21 +14,20 @@ from cpython_static.core.runner import Runner, StepFailed
 DEFAULT_VERSION = "3.13.15"
 
 
-def cmd_build(args) -> int:
+def make_builder(args, command: str, reporter: Reporter, what: str):
+    """The CPythonBuilder (and its run's log directory) the build options ask for:
+    `build` and `pack` share them."""
     from cpython_static.build.cpython import CPythonBuilder, resolve_request
-    from cpython_static.build.pipeline import build_publish_verify
     from cpython_static.build.sources import Fetcher, load_lock
     from cpython_static.build.toolchain import make_toolchain
     from cpython_static.versions import get_series
 
-    reporter = Reporter(quiet=args.quiet)
-    out = Path(args.out).resolve()
-    ctx = context(args, "build", reporter)
+    ctx = context(args, command, reporter)
     cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
     for leftover in cache.sweep():
         reporter.line(f"removed scratch directory of a process that died: {leftover}")
     lock = load_lock()
-    request = resolve_request(args.what, lock)
+    request = resolve_request(what, lock)
     reporter.line(f"CPython {request.version} for {args.target}; logs in {log_dir}")
     toolchain = make_toolchain(
         args.toolchain,
@@ -45,7 +44,7 @@ def cmd_build(args) -> int:
         + (f" (not the default: {toolchain.chosen_because})" if toolchain.chosen_because else "")
     )
     fetcher = Fetcher(cache, runner, mirror=args.mirror)
-    patches_dir = Path(args.patches).resolve() if args.patches else default_patches_dir()
+    patches_dir = Path(args.patches).resolve() if getattr(args, "patches", None) else default_patches_dir()
     builder = CPythonBuilder(
         cache,
         fetcher,
@@ -53,12 +52,22 @@ def cmd_build(args) -> int:
         toolchain,
         runner,
         patches_dir,
-        use_series=not args.no_patches,
+        use_series=not getattr(args, "no_patches", False),
         jobs=args.jobs,
-        autoconf_program=args.autoconf,
-        regenerate=not args.no_regen,
+        autoconf_program=getattr(args, "autoconf", None),
+        regenerate=not getattr(args, "no_regen", False),
         progress=reporter.line,
     )
+    return builder, request, log_dir
+
+
+def cmd_build(args) -> int:
+    from cpython_static.build.pipeline import build_publish_verify
+
+    reporter = Reporter(quiet=args.quiet)
+    out = Path(args.out).resolve()
+    builder, request, log_dir = make_builder(args, "build", reporter, args.what)
+    runner = builder.runner
     outcome = build_publish_verify(
         builder,
         request,
@@ -136,8 +145,31 @@ def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
         return []
 
 
-def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
+def add_toolchain_options(b: argparse.ArgumentParser) -> None:
+    """--target, --toolchain, --optimize, --jobs: how the interpreter is built (build, pack)."""
     from cpython_static.build.toolchain import DEFAULT_TARGET, OPTIMIZE_ENV, OPTIMIZE_LEVELS, TARGETS, TOOLCHAINS
+
+    b.add_argument(
+        "--target", default=DEFAULT_TARGET, help=f"one of: {', '.join(sorted(TARGETS))} (default {DEFAULT_TARGET})"
+    )
+    b.add_argument(
+        "--toolchain",
+        default=None,
+        choices=sorted(TOOLCHAINS),
+        help="C toolchain (default: gcc for this machine's architecture, zig for others)",
+    )
+    b.add_argument(
+        "--optimize",
+        choices=OPTIMIZE_LEVELS,
+        default=None,
+        help="full (default): every optimisation the toolchain has (gcc: PGO + LTO); quick: "
+        f"none of the slow-to-build ones, for trying a change (default: ${OPTIMIZE_ENV}, else full)",
+    )
+    b.add_argument("--jobs", "-j", type=int, help="parallel make jobs (default: number of CPUs)")
+
+
+def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
+    from cpython_static.build.toolchain import OPTIMIZE_ENV
 
     b = sub.add_parser(
         "build",
@@ -164,22 +196,7 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         default=DEFAULT_VERSION,
         help=f"release (3.13.15 or v3.13.15) or CPython source directory (default {DEFAULT_VERSION})",
     )
-    b.add_argument(
-        "--target", default=DEFAULT_TARGET, help=f"one of: {', '.join(sorted(TARGETS))} (default {DEFAULT_TARGET})"
-    )
-    b.add_argument(
-        "--toolchain",
-        default=None,
-        choices=sorted(TOOLCHAINS),
-        help="C toolchain (default: gcc for this machine's architecture, zig for others)",
-    )
-    b.add_argument(
-        "--optimize",
-        choices=OPTIMIZE_LEVELS,
-        default=None,
-        help="full (default): every optimisation the toolchain has (gcc: PGO + LTO); quick: "
-        f"none of the slow-to-build ones, for trying a change (default: ${OPTIMIZE_ENV}, else full)",
-    )
+    add_toolchain_options(b)
     b.add_argument("--out", default="dist", help="output directory (default ./dist)")
     b.add_argument(
         "--layout",
@@ -213,7 +230,6 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         action="store_true",
         help="keep symbols and debug information in dist/ (the cache always keeps them)",
     )
-    b.add_argument("--jobs", "-j", type=int, help="parallel make jobs (default: number of CPUs)")
     b.add_argument(
         "--with",
         dest="with_packages",
@@ -226,8 +242,8 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         "setup.py runs under the interpreter being built, with this toolchain. Works: setuptools "
         "sdists with C extensions (psutil, pyyaml with libyaml, markupsafe, msgpack). Refused "
         "before anything is built, saying what works instead: Rust (maturin) and non-setuptools "
-        "builds; after its build: C++, or a package that fell back to pure Python. Only for this "
-        "machine's architecture and the one-file layout so far; no dependencies are resolved "
-        "(name each package)",
+        "builds; after its build: C++, or a package that fell back to pure Python. For a foreign "
+        "--target, setup.py runs under the target interpreter through qemu-user. The one-file "
+        "layout only; no dependencies are resolved (name each package; `pack` resolves)",
     )
     b.set_defaults(func=cmd_build)

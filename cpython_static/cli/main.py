@@ -7,7 +7,7 @@ import signal
 import sys
 
 from cpython_static import __version__
-from cpython_static.cli import build, rebase, sources, upstream, verify, watch
+from cpython_static.cli import build, pack, rebase, sources, upstream, verify, watch
 from cpython_static.cli.build import DEFAULT_VERSION
 from cpython_static.core.errors import Error
 
@@ -20,6 +20,7 @@ compiled in) from sha256-pinned sources, and prove it is static and complete.
   cpython-static build ~/src/cpython   # a CPython source tree (copied, never modified)
   cpython-static verify dist/cpython-{DEFAULT_VERSION}-x86_64-linux-musl/python3.13
   cpython-static rebase v3.13.15       # carry patches/ onto a release: classify, regenerate, build
+  cpython-static pack ./mytool -o dist/mytool   # an app + its deps (C extensions too) as one file
   cpython-static sources list          # what is pinned, from where
 
 Everything is cached under $CPYTHON_STATIC_CACHE (default ~/.cache/cpython-static), keyed
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     # Each command registers its own parser (and the function that runs it).
-    for command in (build, verify, rebase, upstream, watch, sources):
+    for command in (build, pack, verify, rebase, upstream, watch, sources):
         command.register(sub, common, fetching)
     return p
 

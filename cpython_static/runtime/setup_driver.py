@@ -32,8 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build-temp", required=True)
     ap.add_argument("--plan", required=True)
     ap.add_argument("--path", action="append", default=[], help="a directory of build tools (unpacked wheels)")
+    ap.add_argument(
+        "--executable",
+        help="what setup.py gets as sys.executable: a foreign interpreter's emulator wrapper "
+        "(psutil's setup.py starts it), as no binfmt_misc may know the CPU",
+    )
     args = ap.parse_args(argv)
     sys.path[:0] = [os.path.abspath(p) for p in args.path]
+    if args.executable:
+        sys.executable = args.executable
     sdist = os.path.abspath(args.sdist)
     os.chdir(sdist)
     sys.path.insert(0, sdist)  # setup.py imports its neighbours (PyYAML: packaging/)

@@ -338,6 +338,26 @@ def _fix_zip_filenames():
     zipimport._unmarshal_code = _unmarshal_code
 
 
+# ------------------------------------------------------------- pip install of a C extension
+def _refuse_build_ext(module):
+    """`pip install psutil` in a venv of this interpreter: the sdist's setuptools build
+    would fail on a missing Python.h (or make a .so this interpreter cannot load); say
+    what works instead, before any compiler runs."""
+    cls = module.build_ext
+
+    def build_extension(self, ext):
+        dist = self.distribution.get_name() or ext.name
+        raise SystemExit(
+            f"cpython-static: {dist} has the C extension module {ext.name!r}; {_STATIC}, so pip cannot "
+            f"install it here. Compile it into the interpreter instead: `cpython-static build "
+            f"{sys.version.split()[0]} --with {dist}`, or `cpython-static pack` your app with {dist} "
+            "among its dependencies (one executable, C extensions built in)."
+        )
+
+    cls.build_extension = build_extension
+    return "refuses C extension builds"
+
+
 def install():
     _external.ExtensionFileLoader.create_module = _refuse_extension
     REPORT["installed"].append("extension-refusal")
@@ -356,6 +376,7 @@ def install():
                 "ensurepip": _fix_ensurepip,
                 "packaging.tags": _no_platform_tags,
                 "pip._vendor.packaging.tags": _no_platform_tags,
+                "setuptools.command.build_ext": _refuse_build_ext,
             }
         ),
     )

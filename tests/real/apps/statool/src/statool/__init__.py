@@ -1,0 +1,1 @@
+"""statool: what the tests of `cpython-static pack` run inside an empty root."""
