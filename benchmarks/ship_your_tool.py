@@ -272,7 +272,11 @@ def build_pyinstaller(work: Path, app: Path, explicit_python: str | None, apt_in
         if res.returncode != 0:
             raise BenchError(f"`{shlex.join(cmd)}` failed:\n{tail(res.stderr)}")
         setup["venv_seconds"] = round(seconds, 2)
-    cmd = [str(vpy), "-m", "pip", "install", "pyinstaller", str(app)]
+    # From a copy: setuptools writes *.egg-info and build/ into the source tree it builds.
+    app_copy = work / "app-source"
+    shutil.rmtree(app_copy, ignore_errors=True)
+    shutil.copytree(app, app_copy, ignore=shutil.ignore_patterns("*.egg-info", "build", ".git"))
+    cmd = [str(vpy), "-m", "pip", "install", "pyinstaller", str(app_copy)]
     log(f"setup: {shlex.join(cmd)}")
     res, seconds = timed(cmd)
     if res.returncode != 0:

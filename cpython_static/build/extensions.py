@@ -144,7 +144,10 @@ def classify_tree(name: str, tree: Path) -> str | None:
     build_system = tomllib.loads(pyproject.read_text()).get("build-system", {}) if pyproject.is_file() else {}
     backend = build_system.get("build-backend", "")
     requires = " ".join(build_system.get("requires", [])).lower()
-    if (tree / "Cargo.toml").is_file() or any(m in backend or m in requires for m in RUST_MARKERS):
+    # A Cargo.toml beside declared build requirements that name no Rust tool is an
+    # optional Rust backend (zstandard's --rust-backend); alone, it is the extension.
+    cargo = (tree / "Cargo.toml").is_file() and not build_system.get("requires")
+    if cargo or any(m in backend or m in requires for m in RUST_MARKERS):
         return (
             f"{name}: its extension is Rust (build backend {backend or 'setuptools'}, requires: {requires or '-'}); "
             "a Rust toolchain for static musl is not part of cpython-static. Use a pure-Python "
@@ -159,12 +162,43 @@ def classify_tree(name: str, tree: Path) -> str | None:
     return None
 
 
+def no_init_function(plan: dict) -> str | None:
+    """A linked "extension" whose objects define no ``PyInit_<name>``: a plain C library
+    the package loads at run time with ctypes or cffi (pycryptodome), which a static
+    interpreter cannot dlopen and the inittab cannot name."""
+    bad = []
+    for ext in plan["linked"]:
+        symbol = ("PyInit_" + ext["name"].rsplit(".", 1)[-1]).encode()
+        if not any(symbol in Path(o).read_bytes() for o in ext["objects"]):
+            bad.append(ext["name"])
+    if not bad:
+        return None
+    return (
+        f"{plan.get('name') or 'the package'}: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''} define no "
+        "PyInit_ function: they are C libraries the package loads at run time with ctypes or cffi, which a "
+        "static interpreter cannot load (no dlopen) and cannot register as built-in modules"
+    )
+
+
+def build_requirements(tree: Path) -> list[str]:
+    """What an sdist's build needs besides the pinned build tools (setuptools, Cython):
+    its pyproject's ``build-system.requires`` (setuptools_scm, packaging, …)."""
+    pyproject = tree / "pyproject.toml"
+    if not pyproject.is_file():
+        return []
+    requires = tomllib.loads(pyproject.read_text()).get("build-system", {}).get("requires", [])
+    return [r for r in requires if project_name(r) not in (*BUILD_TOOLS, "wheel")]
+
+
 def problems_after_build(name: str, plan: dict, pure_ok: bool = False) -> str | None:
     """What the driver's plan shows went wrong: a declared extension never linked (the
     sdist fell back to pure Python), a C++ one, or none at all (unless ``pure_ok``:
     ``pack`` takes pure-Python sdists the same way)."""
     linked = {e["name"]: e for e in plan["linked"]}
-    cxx = sorted(n for n, e in linked.items() if e["language"] != "c")
+    cxx = sorted(
+        {n for n, e in linked.items() if e["language"] != "c"}
+        | {n for n, lang in plan.get("languages", {}).items() if lang != "c"}
+    )
     if cxx:
         return (
             f"{name}: {', '.join(cxx)} is C++; the gcc+musl toolchain has no C++ compiler and "
@@ -243,8 +277,18 @@ class ExtensionBuilder:
                 )
             except StepFailed as exc:
                 errors = [l for l in exc.tail.splitlines() if l.startswith("ERROR")] or exc.tail.splitlines()[-1:]
-                raise UnknownPackage(
-                    f"--with {spec}: pip found no source distribution: {' '.join(errors)}\n  pip's log: {exc.log}"
+                if "No matching distribution" in exc.tail or "Could not find a version" in exc.tail:
+                    raise UnknownPackage(
+                        f"--with {spec}: pip found no source distribution: {' '.join(errors)}\n  pip's log: {exc.log}"
+                    ) from None
+                # The sdist was found, but preparing it (its metadata, run by its build
+                # backend) failed: mysqlclient without a MySQL client library, say.
+                said = [l.strip() for l in exc.tail.splitlines() if re.match(r"\s*(\w*(Error|Exception)\b|ERROR)", l)]
+                errors = said[-3:] or errors
+                raise ExtensionError(
+                    f"--with {spec}: pip found the sdist but could not prepare it (its build backend failed, "
+                    f"often a C library it looks for with pkg-config): {' '.join(errors)}\n  pip's log: {exc.log}",
+                    step=what,
                 ) from None
             got = list((scratch / "got").iterdir())
             # PEP 625: an sdist is a .tar.gz; an old zip sdist is refused, not converted
@@ -322,6 +366,45 @@ class ExtensionBuilder:
         )
         return BuiltExtension(sdist, modules, entry.path / "site", libs, key, entry.reused)
 
+    def _build_requirements(self, sdist: Sdist, built, requires: list[str], target: Path) -> Path:
+        """The sdist's own build requirements as pure wheels for the interpreter's release
+        (``pip install --target``, each on its own: one with no pure wheel, cffi say, is
+        left out and the build says whether it was optional; the pinned tools come first
+        on the path)."""
+        mm = ".".join(built.version.split(".")[:2])
+        for req in requires:
+            res = self.runner.run(
+                f"{sdist.name}: build requirement {req} (pure wheel)",
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-compile",
+                    "--target",
+                    str(target),
+                    "--only-binary",
+                    ":all:",
+                    "--platform",
+                    "any",
+                    "--implementation",
+                    "py",
+                    "--python-version",
+                    mm,
+                    req,
+                ],
+                check=False,
+            )
+            if res.returncode != 0:
+                self.progress(f"{sdist.name}: build requirement {req!r} has no pure wheel; left out (log: {res.log})")
+        if not _pure_only(target):
+            raise ExtensionError(
+                f"{sdist.name}: a build requirement installed a shared object", step="build requirements"
+            )
+        return target
+
     def _produce(self, sdist: Sdist, built, libs: list[BuiltLibrary], stage: Path, pure_ok: bool = False) -> dict:
         work = self.cache.scratch(f"work-ext-{sdist.name}")
         try:
@@ -330,6 +413,9 @@ class ExtensionBuilder:
             for tool in BUILD_TOOLS:  # pure wheels: unpacking one is installing it
                 with zipfile.ZipFile(self.fetcher.fetch(self.lock.get("wheel", tool))) as whl:
                     whl.extractall(tools)
+            paths = ["--path", str(tools)]
+            if extra := build_requirements(src):
+                paths += ["--path", str(self._build_requirements(sdist, built, extra, work / "requires"))]
             # The interpreter the objects are for: its sysconfig and headers decide how
             # they are compiled.  A foreign one runs under its emulator (qemu-user).
             runs_here = [*self.emulator, str(built.binary)]
@@ -361,14 +447,13 @@ class ExtensionBuilder:
                         str(build_temp),
                         "--plan",
                         str(plan_file),
-                        "--path",
-                        str(tools),
+                        *paths,
                         *wrapper,
                     ],
                     env=env,
                 )
             plan = json.loads(plan_file.read_text())
-            if why := problems_after_build(sdist.name, plan, pure_ok):
+            if why := problems_after_build(sdist.name, plan, pure_ok) or no_init_function(plan):
                 raise ExtensionError(why, step=f"{sdist.name}: setup.py build")
             modules = []
             for ext in plan["linked"]:
@@ -397,9 +482,15 @@ class ExtensionBuilder:
                 "modules": modules,
                 "built_for": built.key,
                 "python": plan["python"],
+                # From the index, unpinned: what the build had (name-version.dist-info).
+                "build_requirements": sorted(p.name for p in (work / "requires").glob("*.dist-info")),
             }
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _pure_only(target: Path) -> bool:
+    return not any(target.rglob("*.so"))
 
 
 def _name_version(sdist: Path, spec: str) -> tuple[str, str]:

@@ -632,7 +632,8 @@ class Packer:
         except StepFailed as exc:
             if why := unbuildable_in_resolution(exc.log.read_text(errors="replace"), load_table()):
                 raise CannotCompileIn(f"{why} (pip stopped while preparing it; its log: {exc.log})") from None
-            raise ResolutionFailed(_pip_words(exc, "pip could not resolve " + " ".join(specs))) from None
+            asked = " ".join([*specs, *(f"-r {r}" for r in requirements)])
+            raise ResolutionFailed(_pip_words(exc, f"pip could not resolve {asked}")) from None
         report = json.loads(report_file.read_text())
         resolved = parse_report(report)  # refused before it is kept
         if entry is not None:

@@ -37,11 +37,11 @@ from pathlib import Path
 
 from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
 from cpython_static.build.extensions import BuiltExtension, ExtensionError
-from cpython_static.core.cache import digest_of
+from cpython_static.core.cache import digest_of, sha256_file
 
 LAUNCHER = resources.files("cpython_static.runtime").joinpath("launcher")
 
-FORMAT = 1  # bump to relink every interpreter after a change in this module
+FORMAT = 2  # bump to relink every interpreter after a change in this module
 MODLIBS_FORMAT = 1
 MARKER_EXTERNS = "/* -- ADDMODULE MARKER 1 -- */"
 MARKER_ENTRIES = "/* -- ADDMODULE MARKER 2 -- */"
@@ -92,6 +92,12 @@ def sysconfig_vars(built: BuiltPython) -> dict:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "build_time_vars":
             return ast.literal_eval(node.value)
     raise ExtensionError(f"{found[0]}: no build_time_vars")
+
+
+def symbol_free(obj: Path, symbol: str) -> bool:
+    """Whether an object file does not name ``symbol`` (its symbol table holds names as
+    bytes: an object without them neither defines nor calls it)."""
+    return symbol.encode() not in obj.read_bytes()
 
 
 def build_tree_archives(modlibs: str) -> list[str]:
@@ -226,10 +232,17 @@ class Relinker:
             shutil.copy2(confdir / cfg["LIBRARY"], library)
             # Its config.o holds the stdlib-only inittab; ours replaces it.
             self.runner.run("relink: libpython without config.o", [ar, "d", library, "config.o"], cwd=work, env=env)
-            objects, link_libs = [], []
+            objects, link_libs, seen = [], [], set()
             for ext in extensions:
                 for module in ext.modules:
                     for n, obj in enumerate(module.objects):
+                        # Two modules of one package may each compile the same bundled
+                        # library (lz4.block and lz4.frame: lz4hc.c): separate shared
+                        # objects, but one link here, so identical objects go in once.
+                        digest = sha256_file(obj)
+                        if digest in seen and symbol_free(obj, module.init_symbol):
+                            continue
+                        seen.add(digest)
                         copy = work / "ext" / module.name / f"{n:03d}-{obj.name}"
                         copy.parent.mkdir(parents=True, exist_ok=True)
                         shutil.copy2(obj, copy)

@@ -77,7 +77,17 @@ def main(argv: list[str] | None = None) -> int:
         script_args=["build", "--build-lib", args.build_lib, "--build-temp", args.build_temp],
         stop_after="run",
     )
-    declared = [e.name for e in dist.ext_modules or ()]
+    # build_ext puts every extension under ext_package when the setup() sets one
+    # (xxhash: ext_package="xxhash", Extension("_xxhash") is xxhash._xxhash).
+    prefix = f"{dist.ext_package}." if getattr(dist, "ext_package", None) else ""
+    declared = [prefix + e.name for e in dist.ext_modules or ()]
+    # What each declared extension is written in: a C++ one never reaches the link with
+    # a C-only compiler, and says so by its sources.
+    cxx = (".cpp", ".cc", ".cxx", ".c++")
+    languages = {
+        prefix + e.name: ("c++" if (e.language == "c++" or any(str(src).endswith(cxx) for src in e.sources)) else "c")
+        for e in dist.ext_modules or ()
+    }
     # The extension's full dotted name: build_ext names the output after it
     # (pkg/sub/_mod.<EXT_SUFFIX>), relative to the build directory.
     for entry in linked:
@@ -88,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 "name": dist.get_name(),
                 "version": dist.get_version(),
                 "declared": declared,
+                "languages": languages,
                 "linked": linked,
                 "python": sys.version.split()[0],
             },

@@ -65,6 +65,12 @@ def _sdist(tmp_path, pyproject: str | None, files=()) -> Path:
         ('[build-system]\nrequires = ["maturin>=1"]\nbuild-backend = "maturin"\n', (), "Rust"),
         ('[build-system]\nrequires = ["setuptools", "setuptools-rust"]\n', ("setup.py",), "Rust"),
         (None, ("setup.py", "Cargo.toml"), "Rust"),
+        # zstandard: a C extension, with an optional Rust backend beside it
+        (
+            '[build-system]\nrequires = ["setuptools>=77", "packaging"]\nbuild-backend = "setuptools.build_meta"\n',
+            ("setup.py", "Cargo.toml"),
+            None,
+        ),
         ('[build-system]\nrequires = ["meson-python"]\nbuild-backend = "mesonpy"\n', (), "only setuptools"),
         ('[build-system]\nrequires = ["setuptools>=43"]\nbuild-backend = "setuptools.build_meta"\n', (), None),
         (None, ("setup.py",), None),
@@ -174,3 +180,36 @@ def test_the_driver_shows_pyyaml_falling_back_when_its_c_part_fails(driver_env):
     plan, _ = _drive(base, tools, sdist("pyyaml==6.0.4"), env={"CPPFLAGS": "-include /nonexistent/cpython-static.h"})
     assert plan["declared"] == ["yaml._yaml"] and plan["linked"] == []
     assert "fell back to pure Python" in X.problems_after_build("pyyaml", plan)
+
+
+def test_build_requirements_beyond_the_pinned_tools(tmp_path):
+    tree = _sdist(
+        tmp_path,
+        '[build-system]\nrequires = ["setuptools>=61", "Cython>=3", "wheel", "setuptools_scm[toml]>=8", '
+        "\"packaging; python_version >= '3.8'\"]\n",
+        (),
+    )
+    assert X.build_requirements(tree) == ["setuptools_scm[toml]>=8", "packaging; python_version >= '3.8'"]
+    (tmp_path / "b").mkdir()
+    assert X.build_requirements(_sdist(tmp_path / "b", None, ("setup.py",))) == []
+
+
+def test_objects_without_an_init_function_are_refused(tmp_path):
+    good, lib = tmp_path / "good.o", tmp_path / "lib.o"
+    good.write_bytes(b"\x7fELF...PyInit__speedups\x00...")
+    lib.write_bytes(b"\x7fELF...MD2_init\x00...")
+    plan = {
+        "name": "pycryptodome",
+        "linked": [
+            {"name": "markupsafe._speedups", "objects": [str(good)]},
+            {"name": "Crypto.Hash._MD2", "objects": [str(lib)]},
+        ],
+    }
+    why = X.no_init_function(plan)
+    assert why.startswith("pycryptodome: Crypto.Hash._MD2 define no PyInit_ function") and "ctypes" in why
+    assert X.no_init_function({"linked": plan["linked"][:1]}) is None
+
+
+def test_a_declared_cxx_extension_is_named_cxx_even_unlinked():
+    plan = {"declared": ["greenlet._greenlet"], "languages": {"greenlet._greenlet": "c++"}, "linked": []}
+    assert "greenlet._greenlet is C++" in X.problems_after_build("greenlet", plan)
