@@ -27,6 +27,8 @@ _ELFDATA2LSB, _ELFDATA2MSB = 1, 2
 
 # p_type values
 _PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
+_PT_GNU_STACK, _PT_GNU_RELRO = 0x6474E551, 0x6474E552
+PF_X = 0x1
 
 # d_tag values
 _DT_NULL, _DT_NEEDED, _DT_STRTAB, _DT_STRSZ = 0, 1, 5, 10
@@ -76,6 +78,7 @@ class _Segment:
     offset: int
     vaddr: int
     filesz: int
+    flags: int = 0
 
 
 @dataclass
@@ -87,6 +90,10 @@ class ElfInfo:
     interpreter: str | None
     needed: list[str] = field(default_factory=list)
     has_dynamic: bool = False
+    # PT_GNU_STACK's flags (None: no such header, which some kernels take as an
+    # executable stack) and whether a PT_GNU_RELRO makes data read-only after start-up.
+    stack_flags: int | None = None
+    relro: bool = False
 
     @property
     def is_static(self) -> bool:
@@ -171,15 +178,15 @@ class _Parser:
         for i in range(count):
             base = hdr["phoff"] + i * hdr["phentsize"]
             if self.is64:
-                p_type, _flags, off, vaddr, _pa, filesz = self.unpack("IIQQQQ", base, "phdr")
+                p_type, flags, off, vaddr, _pa, filesz = self.unpack("IIQQQQ", base, "phdr")
             else:
-                p_type, off, vaddr, _pa, filesz = self.unpack("IIIII", base, "phdr")
+                p_type, off, vaddr, _pa, filesz, _memsz, flags = self.unpack("IIIIIII", base, "phdr")
             if off + filesz > self.r.size:
                 raise ElfError(
                     f"truncated ELF: segment {i} (type {p_type:#x}) ends at {off + filesz}"
                     f" but the file has {self.r.size} bytes"
                 )
-            out.append(_Segment(p_type, off, vaddr, filesz))
+            out.append(_Segment(p_type, off, vaddr, filesz, flags))
         return out
 
     def interpreter(self, seg: _Segment) -> str:
@@ -239,6 +246,8 @@ class _Parser:
             interpreter=self.interpreter(interp) if interp else None,
             needed=self.needed(dynamic, loads) if dynamic else [],
             has_dynamic=dynamic is not None,
+            stack_flags=next((s.flags for s in segs if s.p_type == _PT_GNU_STACK), None),
+            relro=any(s.p_type == _PT_GNU_RELRO for s in segs),
         )
 
 

@@ -249,3 +249,34 @@ def test_corrupted_real_headers_only_raise_elf_error(gcc_dynamic, flips):
         assert isinstance(parse_elf(bytes(data)), ElfInfo)
     except ElfError:
         pass
+
+
+# ------------------------------------------------------------------ hardening (verify)
+def test_hardening_of_real_static_binaries(builder):
+    """gcc -static (the host's ld makes RELRO by default), and the same with each
+    protection taken away; the real tier checks every CPython build (x86_64, aarch64)."""
+    from cpython_static.verify.checks import check_hardening
+
+    def verdict(name, *flags):
+        binary = builder.gcc(name, "-static", *flags)
+        return check_hardening(read_elf(binary), binary.read_bytes())
+
+    good = verdict("hardened")
+    assert good.ok, good.detail
+    assert "stack not executable" in good.detail and "RELRO" in good.detail and "no symbol exported" in good.detail
+    exec_stack = verdict("execstack", "-Wl,-z,execstack")
+    assert not exec_stack.ok and "executable stack" in exec_stack.detail
+    no_relro = verdict("norelro", "-Wl,-z,norelro")
+    assert not no_relro.ok and "no PT_GNU_RELRO" in no_relro.detail
+
+
+@needs_readelf
+def test_stack_and_relro_agree_with_readelf(musl_x86_64, gcc_dynamic):
+    for binary in (musl_x86_64, gcc_dynamic):
+        out = subprocess.run(["readelf", "-lW", str(binary)], capture_output=True, text=True, check=True).stdout
+        info = read_elf(binary)
+        assert info.relro == ("GNU_RELRO" in out)
+        stack = re.search(r"GNU_STACK(?:\s+\S+){5}\s+(\S+)", out)
+        assert (info.stack_flags is not None) == bool(stack)
+        if stack:
+            assert bool(info.stack_flags & 1) == ("E" in stack.group(1))
