@@ -104,6 +104,15 @@ class BuiltExtension:
     key: str = ""
     reused: bool = False
 
+    @property
+    def license(self) -> str | None:
+        """The distribution's own licence statement (METADATA's License-Expression, else
+        License), as the SBOM lists it."""
+        for info in self.pure.glob("*.dist-info/METADATA"):
+            fields = dict(re.findall(r"^(License-Expression|License): *(.+)$", info.read_text(errors="replace"), re.M))
+            return fields.get("License-Expression") or fields.get("License")
+        return None
+
     def to_json(self) -> dict:
         return {
             **self.sdist.to_json(),

@@ -45,6 +45,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cpython_static.build import sbom
 from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
 from cpython_static.build.extensions import (
     BuiltExtension,
@@ -183,6 +184,7 @@ class Packed:
             "steps_s": self.steps,
             "verify": self.report.to_json() if self.report else None,
             "escape": f"{ESCAPE}=1",
+            "sbom": str(sbom.sbom_path(self.output)),
         }
 
 
@@ -582,14 +584,29 @@ class Packer:
             output.with_name(f".{output.name}.pack-{os.getpid()}"),
             strip=self.builder.toolchain.strip,
         )
+        by_name = {e.sdist.name: e for e in extensions}
+        distributions = [
+            {
+                **r.to_json(),
+                "license": by_name[r.name].license if r.name in by_name else _license_of(trees, r.name),
+                "modules": [m.name for m in by_name[r.name].modules] if r.name in by_name else [],
+            }
+            for r in resolved
+        ]
+        doc = sbom.document(
+            built, self.builder.lock, distributions=distributions, name=f"{output.name} (cpython-static pack)"
+        )
+        staged_sbom = sbom.write(staged, doc)
         try:
             report = self._verify(staged, built, linked, entry) if check else None
             if report is not None and not report.ok:
                 failed = [f"{c.name}: {c.detail}" for c in report.checks if not c.ok]
                 raise PackError(f"the packed file failed verification ({'; '.join(failed)}); {output} left as it was")
             os.replace(staged, output)
+            os.replace(staged_sbom, sbom.sbom_path(output))
         except BaseException:
             staged.unlink(missing_ok=True)
+            staged_sbom.unlink(missing_ok=True)
             raise
         self._timed("verify", t)
         return Packed(
@@ -729,6 +746,17 @@ def _pip_words(exc: StepFailed, what: str) -> str:
     errors = [l.strip() for l in exc.tail.splitlines() if l.startswith(("ERROR", "  ", "The conflict"))]
     errors = [e for e in errors if e] or exc.tail.splitlines()[-3:]
     return f"{what}:\n  " + "\n  ".join(errors[:12]) + f"\n  pip's log: {exc.log}"
+
+
+def _license_of(trees: list[Path], name: str) -> str | None:
+    """A distribution's licence statement from its METADATA in the installed trees."""
+    for tree in trees:
+        for info in tree.glob("*.dist-info/METADATA"):
+            if normalise(info.parent.name.split("-")[0]) != name:
+                continue
+            fields = dict(re.findall(r"^(License-Expression|License): *(.+)$", info.read_text(errors="replace"), re.M))
+            return fields.get("License-Expression") or fields.get("License")
+    return None
 
 
 def _installable(r: Resolved) -> str:

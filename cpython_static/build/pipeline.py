@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpython_static.build import sbom
 from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
 from cpython_static.build.extensions import BuiltExtension, ExtensionBuilder
 from cpython_static.build.publish import archive_with_packages, publish_onefile, publish_tree, stdlib_archive
@@ -110,6 +111,15 @@ def publish(
             interpreter = added.interpreter.binary
         onefile = publish_onefile(interpreter, archive, dest / f"python{mm}", strip=stripper)
         progress(f"one file: {onefile}")
+    distributions = (
+        [{**e.sdist.to_json(), "modules": [m.name for m in e.modules], "license": e.license} for e in added.extensions]
+        if added is not None
+        else []
+    )
+    for binary in (onefile, tree / "bin" / f"python{mm}" if tree else None):
+        if binary is not None:  # beside the file: what it is made of (verify's sbom check)
+            libs = [l for e in added.extensions for l in e.libraries] if added is not None else []
+            sbom.write(binary, sbom.document(built, lock, distributions=distributions, libraries=libs))
     return onefile, tree
 
 

@@ -112,6 +112,8 @@ def cmd_build(args) -> int:
         "size_bytes": binary.stat().st_size,
         "unstripped_size_bytes": built.binary.stat().st_size,
         "logs": str(log_dir),
+        # The SPDX document beside the file (build/sbom.py), which verify's sbom check reads.
+        "sbom": str(binary.with_name(binary.name + ".spdx.json")),
         "verify": report.to_json() if report else None,
         # build --with: the added built-in modules and the sdists (name, version, file,
         # sha256: what the build was made from), the extensions' cache entries.

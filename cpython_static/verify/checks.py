@@ -221,6 +221,48 @@ def check_hardening(elf: ElfInfo, data: bytes) -> Check:
     return Check("hardening", True, "; ".join(said))
 
 
+# What the interpreter says about the C libraries linked into it, for the `sbom` check:
+# SBOM component name -> version as the module reports it (absent module: not reported).
+_REPORTED_VERSIONS = r"""
+import json
+got = {}
+def take(name, fn):
+    try:
+        got[name] = fn()
+    except Exception:
+        pass
+take("openssl", lambda: __import__("ssl").OPENSSL_VERSION.split()[1])
+take("sqlite", lambda: __import__("sqlite3").sqlite_version)
+take("zlib", lambda: __import__("zlib").ZLIB_RUNTIME_VERSION)
+take("readline", lambda: __import__("readline")._READLINE_LIBRARY_VERSION)
+take("ncurses", lambda: "{0.major}.{0.minor}-{0.patch}".format(__import__("curses").ncurses_version))
+take("gdbm", lambda: ".".join(map(str, __import__("_gdbm")._GDBM_VERSION)))
+print(json.dumps(got))
+"""
+
+
+def sbom_verdict(doc: dict, python_version: str, reported: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether the SBOM beside a file lists what the file reports: its CPython and every
+    C library whose version a module gives at run time (same version, or one's release
+    prefix: gdbm says 1.24.0 for the lock's 1.24)."""
+    listed = {p["name"].lower(): p["versionInfo"] for p in doc.get("packages", [])}
+    wrong = []
+    if listed.get("cpython") != python_version:
+        wrong.append(f"CPython {python_version} (SBOM: {listed.get('cpython', 'not listed')})")
+    for name, version in sorted(reported.items()):
+        have = listed.get(name)
+        if have is None:
+            wrong.append(f"{name} {version} is linked in but not listed")
+        elif not (have == version or version.startswith(have + ".") or have.startswith(version + ".")):
+            wrong.append(f"{name} {version} (SBOM: {have})")
+    if wrong:
+        return False, "; ".join(wrong)
+    return True, (
+        f"{len(listed)} components; CPython and {', '.join(sorted(reported))} as the interpreter reports them"
+        + (f"; {doc['comment']}" if doc.get("comment") else "")
+    )
+
+
 def format_version(info: Sequence) -> str:
     return str(Release.from_version_info(info))
 
@@ -661,6 +703,26 @@ def _probed_checks(
     return [_timed(makers[n])() for n in wanted], answer
 
 
+def _check_sbom(session: _Session, sbom_file: Path, answer: dict) -> Check:
+    try:
+        doc = json.loads(sbom_file.read_text())
+    except (OSError, ValueError) as exc:
+        return Check("sbom", False, f"{sbom_file}: unreadable ({exc})")
+    res = session.runner.run(
+        "verify: library versions",
+        [*session.interpreter(), "-I", "-c", _REPORTED_VERSIONS],
+        env=session.env(),
+        capture=True,
+        check=False,
+        timeout=PROBE_TIMEOUT_S,
+    )
+    reported = _last_json_line(res.output, "{")
+    if res.returncode != 0 or reported is None:
+        return Check("sbom", False, f"could not ask the interpreter for its library versions (log: {res.log})")
+    ok, detail = sbom_verdict(doc, format_version(answer["version_info"]), reported)
+    return Check("sbom", ok, f"{sbom_file.name}: {detail}")
+
+
 def _series_modules(answer: dict, target: str) -> frozenset[str]:
     """The modules the binary's series should have: its table's, or (no reviewed table)
     what it reports, so that a series-specific check still runs where it can."""
@@ -680,6 +742,7 @@ def verify(
     emulator: list[str] | None = None,
     only: list[str] | None = None,
     added_modules: Sequence[str] = (),
+    sbom: Path | None = None,
 ) -> VerifyReport:
     """Run the selected checks (all by default) on ``binary``; see the module docstring.
     ``added_modules``: the third-party modules `build --with` compiled in (full dotted
@@ -715,6 +778,9 @@ def verify(
                         )
                     )()
                 )
+            sbom_file = sbom if sbom is not None else binary.with_name(binary.name + ".spdx.json")
+            if only is None and answer is not None and sbom_file.is_file():
+                checks.append(_timed(lambda: _check_sbom(session, sbom_file, answer))())
             smoke_names = [n for n in runtime if n in SMOKE_CHECKS]
             if only is None and answer is not None:
                 smoke_names = [

@@ -84,6 +84,11 @@ def test_pack_result(packed):
     checks = {c["name"]: c["ok"] for c in result["verify"]["checks"]}
     assert checks["added_modules"] and checks["entry_point"] and checks["static"] and all(checks.values())
     assert out.stat().st_size == result["size_bytes"]
+    # The SPDX document beside it lists every component, checked by verify against the file.
+    assert checks["sbom"] and checks["hardening"]
+    doc = json.loads(Path(result["sbom"]).read_text())
+    listed = {p["name"] for p in doc["packages"]}
+    assert {"CPython", "openssl", "libyaml", "pip", "tzdata", "statool", "click", "psutil", "pyyaml"} <= listed
 
 
 def test_runs_alone_read_only_as_nobody(packed, tmp_path):

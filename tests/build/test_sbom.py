@@ -1,0 +1,81 @@
+"""build/sbom.py's SPDX document from the real lock, and verify's sbom verdict."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from cpython_static.build import sbom
+from cpython_static.build.sources import load_lock
+from cpython_static.verify.checks import sbom_verdict
+
+
+def built(tmp_path, libs=("zlib", "openssl", "readline")):
+    prefix = tmp_path / "install"
+    bundled = prefix / "lib" / "python3.13" / "ensurepip" / "_bundled"
+    bundled.mkdir(parents=True)
+    (bundled / "pip-26.2.1-py3-none-any.whl").write_bytes(b"a wheel")
+    libraries = [SimpleNamespace(recipe=SimpleNamespace(name=n, source=n)) for n in libs]
+    return SimpleNamespace(
+        version="3.13.15",
+        target="x86_64-linux-musl",
+        key="k" * 64,
+        prefix=prefix,
+        patches=["0002"],
+        libraries=libraries,
+    )
+
+
+def test_document_lists_every_component_with_licence_and_digest(tmp_path):
+    lock = load_lock()
+    yaml_lib = SimpleNamespace(recipe=SimpleNamespace(name="libyaml", source="libyaml"))
+    doc = sbom.document(
+        built(tmp_path),
+        lock,
+        distributions=[
+            {"name": "pyyaml", "version": "6.0.4", "sha256": "e2" * 32, "license": "MIT", "modules": ["yaml._yaml"]}
+        ],
+        libraries=[yaml_lib, yaml_lib],
+    )
+    names = [p["name"] for p in doc["packages"]]
+    assert names == ["CPython", "zlib", "openssl", "readline", "libyaml", "tzdata", "pip", "pyyaml"]
+    by = {p["name"]: p for p in doc["packages"]}
+    assert by["CPython"]["checksums"][0]["checksumValue"] == lock.get("cpython", "3.13.15").sha256
+    assert by["openssl"]["licenseDeclared"] == lock.get("lib", "openssl").license
+    assert by["pip"]["versionInfo"] == "26.2.1" and by["pyyaml"]["comment"].endswith("built in: yaml._yaml")
+    assert "GPL" in doc["comment"] and doc["spdxVersion"] == "SPDX-2.3"
+    assert len(doc["relationships"]) == len(names)
+    # Reproducible: no date, no random namespace.
+    again = sbom.document(built(tmp_path / "2"), lock, distributions=[], libraries=[])
+    assert again["creationInfo"]["created"] == sbom.CREATED
+    assert again["documentNamespace"] == sbom.document(built(tmp_path / "3"), lock)["documentNamespace"]
+
+
+def test_without_gpl_components_says_so(tmp_path):
+    doc = sbom.document(built(tmp_path, libs=("zlib",)), load_lock())
+    assert doc["comment"] == "no GPL component is linked in"
+
+
+def test_write_puts_it_beside_the_file(tmp_path):
+    binary = tmp_path / "python3.13"
+    binary.write_bytes(b"")
+    path = sbom.write(binary, {"packages": []})
+    assert path == tmp_path / "python3.13.spdx.json" and json.loads(path.read_text()) == {"packages": []}
+
+
+def test_sbom_verdict():
+    doc = {
+        "packages": [
+            {"name": "CPython", "versionInfo": "3.13.15"},
+            {"name": "openssl", "versionInfo": "3.5.7"},
+            {"name": "gdbm", "versionInfo": "1.24"},
+            {"name": "ncurses", "versionInfo": "6.5-20250216"},
+        ]
+    }
+    ok, detail = sbom_verdict(doc, "3.13.15", {"openssl": "3.5.7", "gdbm": "1.24.0", "ncurses": "6.5-20250216"})
+    assert ok and "4 components" in detail
+    ok, detail = sbom_verdict(doc, "3.13.15", {"openssl": "3.0.2", "sqlite": "3.46.1"})
+    assert not ok and "openssl 3.0.2 (SBOM: 3.5.7)" in detail and "sqlite 3.46.1 is linked in but not listed" in detail
+    ok, detail = sbom_verdict(doc, "3.13.5", {})
+    assert not ok and "CPython 3.13.5 (SBOM: 3.13.15)" in detail
+    assert not sbom_verdict(doc, "3.13.15", {"openssl": "3.5.70"})[0]
+    assert Path(sbom.sbom_path(Path("/x/mytool"))) == Path("/x/mytool.spdx.json")
