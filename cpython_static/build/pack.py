@@ -185,6 +185,7 @@ class Packed:
             "verify": self.report.to_json() if self.report else None,
             "escape": f"{ESCAPE}=1",
             "sbom": str(sbom.sbom_path(self.output)),
+            "licenses": str(sbom.licenses_path(self.output)),
         }
 
 
@@ -597,6 +598,16 @@ class Packer:
             built, self.builder.lock, distributions=distributions, name=f"{output.name} (cpython-static pack)"
         )
         staged_sbom = sbom.write(staged, doc)
+        texts = sbom.gather_licenses(
+            self.cache,
+            self.builder.fetcher,
+            self.builder.lock,
+            built,
+            libraries=[l for e in extensions for l in e.libraries],
+            sdists={e.sdist.name: e.sdist.path for e in extensions},
+            trees=trees,
+        )
+        staged_licenses = sbom.write_licenses(staged, sbom.licenses_text(doc, texts))
         try:
             report = self._verify(staged, built, linked, entry) if check else None
             if report is not None and not report.ok:
@@ -604,9 +615,10 @@ class Packer:
                 raise PackError(f"the packed file failed verification ({'; '.join(failed)}); {output} left as it was")
             os.replace(staged, output)
             os.replace(staged_sbom, sbom.sbom_path(output))
+            os.replace(staged_licenses, sbom.licenses_path(output))
         except BaseException:
-            staged.unlink(missing_ok=True)
-            staged_sbom.unlink(missing_ok=True)
+            for path in (staged, staged_sbom, staged_licenses):
+                path.unlink(missing_ok=True)
             raise
         self._timed("verify", t)
         return Packed(

@@ -119,7 +119,11 @@ def publish(
     for binary in (onefile, tree / "bin" / f"python{mm}" if tree else None):
         if binary is not None:  # beside the file: what it is made of (verify's sbom check)
             libs = [l for e in added.extensions for l in e.libraries] if added is not None else []
-            sbom.write(binary, sbom.document(built, lock, distributions=distributions, libraries=libs))
+            doc = sbom.document(built, lock, distributions=distributions, libraries=libs)
+            sbom.write(binary, doc)
+            sdists = {e.sdist.name: e.sdist.path for e in added.extensions} if added is not None else {}
+            texts = sbom.gather_licenses(cache, fetcher, lock, built, libraries=libs, sdists=sdists)
+            sbom.write_licenses(binary, sbom.licenses_text(doc, texts))
     return onefile, tree
 
 

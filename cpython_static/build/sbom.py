@@ -147,3 +147,117 @@ def write(binary: Path, doc: dict) -> Path:
 def versions_of(doc: dict) -> dict[str, str]:
     """Component name -> version, as the document lists them."""
     return {p["name"]: p["versionInfo"] for p in doc.get("packages", [])}
+
+
+# -- licence texts ----------------------------------------------------------------------
+# A licence file at a source's top (or a wheel's dist-info): LICENSE, LICENCE.txt,
+# COPYING.LIB, COPYRIGHT, NOTICE …
+LICENSE_FILE = re.compile(r"^(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)([._-][\w.-]*)?$", re.I)
+LICENSES_FORMAT = 2  # bump to extract every source's licence texts again
+
+
+def licenses_path(binary: Path) -> Path:
+    return binary.with_name(binary.name + ".licenses.txt")
+
+
+def tarball_licenses(path: Path) -> list[tuple[str, str]]:
+    """(member name, text) of the licence files at a source tarball's top directory."""
+    import tarfile
+
+    found = []
+    with tarfile.open(path) as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 2 and LICENSE_FILE.match(parts[1]):
+                found.append((member.name, tar.extractfile(member).read().decode("utf-8", "replace")))
+    return sorted(found)
+
+
+def wheel_licenses(path: Path) -> list[tuple[str, str]]:
+    """Licence files of a wheel: its dist-info's, and those of what it vendors (pip)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as whl:
+        names = [n for n in whl.namelist() if LICENSE_FILE.match(n.rsplit("/", 1)[-1])]
+        # The dist-info's (PEP 639: vendored projects' under licenses/ too), else the
+        # vendored projects' own files.
+        chosen = [n for n in names if ".dist-info/" in n] or [n for n in names if "/_vendor/" in n]
+        return sorted((n, whl.read(n).decode("utf-8", "replace")) for n in chosen)
+
+
+def tree_licenses(tree: Path, name: str) -> list[tuple[str, str]]:
+    """Licence files in an installed distribution's dist-info (pip --target's)."""
+    found = []
+    for info in tree.glob("*.dist-info"):
+        if re.sub(r"[-_.]+", "-", info.name.split("-")[0]).lower() != name:
+            continue
+        for f in sorted(info.rglob("*")):
+            if f.is_file() and LICENSE_FILE.match(f.name):
+                found.append((str(f.relative_to(tree)), f.read_text(errors="replace")))
+    return found
+
+
+def cached_licenses(cache, key: str, extract) -> list[tuple[str, str]]:
+    """``extract()``'s result, kept once per source digest (a CPython tarball takes
+    seconds to scan)."""
+
+    def produce(stage: Path, final: Path) -> dict:
+        (stage / "licenses.json").write_text(json.dumps(extract()))
+        return {"source": key}
+
+    entry = cache.build("licenses", digest_of({"format": LICENSES_FORMAT, "source": key}), produce)
+    return [tuple(x) for x in json.loads((entry.path / "licenses.json").read_text())]
+
+
+def licenses_text(doc: dict, texts: dict[str, list[tuple[str, str]]]) -> str:
+    """One text: per SBOM package a header (name, version, licence), then its files."""
+    out = [
+        f"Licence texts of what {doc['name']} carries, one section per component of its SBOM "
+        f"({len(doc['packages'])} components). {doc.get('comment', '')}.\n"
+    ]
+    for pkg in doc["packages"]:
+        files = texts.get(pkg["name"], [])
+        out.append(f"\n==== {pkg['name']} {pkg['versionInfo']} ({pkg['licenseDeclared']})\n")
+        if not files:
+            out.append("(no licence file found in its source; see its licence expression above)\n")
+        for name, text in files:
+            out.append(f"\n---- {name}\n\n{text.rstrip()}\n")
+    return "".join(out)
+
+
+def write_licenses(binary: Path, text: str) -> Path:
+    return atomic_write(licenses_path(binary), text)
+
+
+def gather_licenses(
+    cache, fetcher, lock, built, *, libraries: list = (), sdists: dict | None = None, trees: list = ()
+) -> dict[str, list[tuple[str, str]]]:
+    """Component name (as the SBOM lists it) -> its licence files: from the pinned source
+    tarballs (CPython, each C library), the wheels (tzdata, pip and what pip vendors), the
+    added sdists (``sdists``: name -> tarball) and installed trees (``pack``'s wheels)."""
+    texts: dict[str, list[tuple[str, str]]] = {}
+
+    def from_source(name: str, src) -> None:
+        try:
+            path = fetcher.fetch(src)
+        except Exception:  # noqa: BLE001 - a source that cannot be had now: its section says so
+            return
+        texts[name] = cached_licenses(cache, src.sha256, lambda: tarball_licenses(path))
+
+    from_source("CPython", lock.get("cpython", built.version))
+    for lib in [*built.libraries, *libraries]:
+        src = lock.get("lib", lib.recipe.source)
+        from_source(src.name, src)
+    tzdata = lock.get("wheel", "tzdata")
+    path = fetcher.fetch(tzdata)
+    texts["tzdata"] = cached_licenses(cache, tzdata.sha256, lambda: wheel_licenses(path))
+    lib_dir = built.prefix / "lib" / f"python{'.'.join(built.version.split('.')[:2])}"
+    for wheel in sorted((lib_dir / "ensurepip" / "_bundled").glob("pip-*.whl"))[-1:]:
+        texts["pip"] = cached_licenses(cache, sha256_file(wheel), lambda: wheel_licenses(wheel))
+    for name, tarball in (sdists or {}).items():
+        texts[name] = cached_licenses(cache, sha256_file(tarball), lambda: tarball_licenses(tarball))
+    for tree in trees:
+        for info in tree.glob("*.dist-info"):
+            name = re.sub(r"[-_.]+", "-", info.name.split("-")[0]).lower()
+            texts.setdefault(name, tree_licenses(tree, name))
+    return texts

@@ -720,6 +720,18 @@ def _check_sbom(session: _Session, sbom_file: Path, answer: dict) -> Check:
     if res.returncode != 0 or reported is None:
         return Check("sbom", False, f"could not ask the interpreter for its library versions (log: {res.log})")
     ok, detail = sbom_verdict(doc, format_version(answer["version_info"]), reported)
+    texts = sbom_file.with_name(sbom_file.name.removesuffix(".spdx.json") + ".licenses.txt")
+    if texts.is_file():  # the licence texts beside it: a section per component
+        headers = set(re.findall(r"^==== (\S+) (\S+) ", texts.read_text(errors="replace"), flags=re.M))
+        missing = [
+            f"{p['name']} {p['versionInfo']}"
+            for p in doc.get("packages", [])
+            if (p["name"], p["versionInfo"]) not in headers
+        ]
+        if missing:
+            ok, detail = False, f"{detail}; {texts.name} has no section for {', '.join(missing)}"
+        else:
+            detail += f"; licence texts: {texts.name}"
     return Check("sbom", ok, f"{sbom_file.name}: {detail}")
 
 

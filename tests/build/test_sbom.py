@@ -79,3 +79,42 @@ def test_sbom_verdict():
     assert not ok and "CPython 3.13.5 (SBOM: 3.13.15)" in detail
     assert not sbom_verdict(doc, "3.13.15", {"openssl": "3.5.70"})[0]
     assert Path(sbom.sbom_path(Path("/x/mytool"))) == Path("/x/mytool.spdx.json")
+
+
+def test_licence_files_from_tarballs_wheels_and_trees(tmp_path):
+    import io
+    import tarfile
+    import zipfile
+
+    tarball = tmp_path / "zlib-1.3.1.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for name, text in (
+            ("zlib-1.3.1/LICENSE", "zlib licence"),
+            ("zlib-1.3.1/README", "no"),
+            ("zlib-1.3.1/contrib/LICENSE", "deep"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            tar.addfile(info, io.BytesIO(text.encode()))
+    assert sbom.tarball_licenses(tarball) == [("zlib-1.3.1/LICENSE", "zlib licence")]
+    wheel = tmp_path / "pip-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as whl:
+        whl.writestr("pip-1.dist-info/licenses/LICENSE.txt", "MIT")
+        whl.writestr("pip/_vendor/idna/LICENSE.md", "BSD")
+        whl.writestr("pip/__init__.py", "")
+    assert sbom.wheel_licenses(wheel) == [("pip-1.dist-info/licenses/LICENSE.txt", "MIT")]
+    tree = tmp_path / "site"
+    (tree / "click-8.5.1.dist-info" / "licenses").mkdir(parents=True)
+    (tree / "click-8.5.1.dist-info" / "licenses" / "LICENSE.txt").write_text("BSD-3")
+    assert sbom.tree_licenses(tree, "click") == [("click-8.5.1.dist-info/licenses/LICENSE.txt", "BSD-3")]
+    doc = {
+        "name": "x",
+        "comment": "c",
+        "packages": [
+            {"name": "zlib", "versionInfo": "1.3.1", "licenseDeclared": "Zlib"},
+            {"name": "mdurl", "versionInfo": "0.1.2", "licenseDeclared": "NOASSERTION"},
+        ],
+    }
+    text = sbom.licenses_text(doc, {"zlib": sbom.tarball_licenses(tarball)})
+    assert "==== zlib 1.3.1 (Zlib)\n\n---- zlib-1.3.1/LICENSE\n\nzlib licence\n" in text
+    assert "==== mdurl 0.1.2 (NOASSERTION)\n(no licence file found" in text

@@ -89,6 +89,8 @@ def test_pack_result(packed):
     doc = json.loads(Path(result["sbom"]).read_text())
     listed = {p["name"] for p in doc["packages"]}
     assert {"CPython", "openssl", "libyaml", "pip", "tzdata", "statool", "click", "psutil", "pyyaml"} <= listed
+    texts = Path(result["licenses"]).read_text()
+    assert texts.count("\n==== ") == len(doc["packages"]) and "---- psutil-7.2.2/LICENSE" in texts
 
 
 def test_runs_alone_read_only_as_nobody(packed, tmp_path):
