@@ -19,6 +19,8 @@ def cmd_verify(args) -> int:
     binary = Path(args.binary).resolve()
     if not binary.is_file():
         raise UsageError(f"{args.binary}: no such file")
+    if args.stdlib_tests:
+        return _stdlib_tests(args, binary, reporter)
     ctx = context(args, "verify", reporter)
     runner, log_dir = ctx.runner, ctx.log_dir
     report = verify(
@@ -39,6 +41,68 @@ def cmd_verify(args) -> int:
             )
         print(f"{'OK' if report.ok else 'FAILED'}: {binary} ({report.version}, {report.target}); logs in {log_dir}")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _stdlib_tests(args, binary: Path, reporter: Reporter) -> int:
+    """CPython's own test suite of the binary's release, run by the binary
+    (verify/stdlib_tests.py), judged against the series' table of expected failures."""
+    import shutil
+
+    from cpython_static.build.patches import default_patches_dir
+    from cpython_static.build.sources import Fetcher, load_lock
+    from cpython_static.build.testsuite import lib_test
+    from cpython_static.verify import stdlib_tests
+    from cpython_static.verify.checks import resolve_emulator
+    from cpython_static.verify.elf import read_elf
+
+    ctx = context(args, "verify", reporter)
+    cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
+    elf = read_elf(binary)
+    emulator = resolve_emulator(args.target or f"{elf.machine}-linux-musl", None, runner.base_env.get("PATH", ""))
+    asked = runner.run(
+        "stdlib tests: the binary's version",
+        [*emulator, str(binary), "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        capture=True,
+    )
+    version = asked.output.strip()
+    mm = ".".join(version.split(".")[:2])
+    lock = load_lock()
+    reporter.line(f"CPython {version}: Lib/test of the pinned source with the series' patches")
+    tests_dir = lib_test(
+        cache, Fetcher(cache, runner, mirror=args.mirror), lock, runner, version, default_patches_dir()
+    )
+    table = stdlib_tests.load_table().get(mm, {})
+    work = cache.scratch("stdlib-tests")
+    try:
+        (work / "tmp").mkdir()
+        python = stdlib_tests.prepare_prefix(binary, tests_dir, work, mm)
+        reporter.line(
+            f"running {'the whole suite' if not args.test else ', '.join(args.test)} with -j{args.jobs} "
+            "(the full suite takes tens of minutes)"
+        )
+        result, log = stdlib_tests.run_suite(
+            runner, [*emulator, str(python)], tests=args.test or [], jobs=args.jobs, workdir=work
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    verdict = stdlib_tests.judge(result, table)
+    out = {**verdict.to_json(), "version": version, "binary": str(binary), "log": str(log), "logs": str(log_dir)}
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for e in verdict.expected:
+            print(f"expected {e.test:28s} {e.kind:12s} {e.why}")
+        for t in verdict.unexpected:
+            print(f"FAIL     {t:28s} not in stdlib_tests.toml [{mm}]: a new failure (log: {log})")
+        for t in verdict.stale:
+            print(f"STALE    {t:28s} listed in stdlib_tests.toml [{mm}] but passed: remove the entry")
+        kinds = ", ".join(f"{k} {n}" for k, n in verdict.counts().items()) or "none"
+        print(
+            f"{'OK' if verdict.ok else 'FAILED'}: {len(result.ran)} test files, {len(result.failed)} failed "
+            f"({len(verdict.expected)} expected: {kinds}; {len(verdict.unexpected)} unexpected, "
+            f"{len(verdict.stale)} stale), {len(result.skipped)} skipped; log {log}"
+        )
+    return EXIT_OK if verdict.ok else EXIT_FAILED
 
 
 def cmd_bench(args) -> int:
@@ -84,7 +148,7 @@ def _positive(text: str) -> int:
 def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
     v = sub.add_parser(
         "verify",
-        parents=[common],
+        parents=[common, fetching],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         help="prove a binary is static and complete",
         description="Fail unless BINARY has no program interpreter and no DT_NEEDED entries, its "
@@ -107,6 +171,21 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         "table, and imported as a built-in by the added_modules check",
     )
     v.add_argument("--verbose", "-v", action="store_true", help="show details of passing checks too")
+    v.add_argument(
+        "--stdlib-tests",
+        action="store_true",
+        help="instead of the checks: run CPython's own test suite of BINARY's release (Lib/test of "
+        "the pinned source with the series' patches, never shipped) with BINARY, every child "
+        "interpreter seeing it too; fail on a failing test file not listed in stdlib_tests.toml "
+        "for the series, and on a listed one that passed (stale). Tens of minutes for the whole suite",
+    )
+    v.add_argument(
+        "--test",
+        action="append",
+        metavar="NAME",
+        help="with --stdlib-tests: only this test file (repeatable, e.g. test_site)",
+    )
+    v.add_argument("--jobs", "-j", type=_positive, default=2, help="with --stdlib-tests: regrtest's -j (default 2)")
     v.set_defaults(func=cmd_verify)
 
     bn = sub.add_parser(

@@ -1,0 +1,121 @@
+"""verify/stdlib_tests.py: regrtest's summaries (as 3.11.2 and 3.13.15 print them), the
+verdict against the table, the table's own rules."""
+
+import textwrap
+
+import pytest
+
+from cpython_static.verify import stdlib_tests as S
+
+# 3.13.15 with -w: re-run, failing again (the shape measured here; trimmed).
+RERUN_313 = textwrap.dedent("""\
+    0:00:19 load avg: 2.37 Re-running 2 failed tests in verbose mode in subprocesses
+    test test_linecache failed
+    2 tests failed again:
+        test_linecache test_nonexistent_zz
+
+    == Tests result: FAILURE then FAILURE ==
+
+    2 re-run tests:
+        test_linecache test_nonexistent_zz
+
+    2 tests failed:
+        test_linecache test_nonexistent_zz
+
+    1 test OK.
+
+    Total duration: 20.3 sec
+    Result: FAILURE then FAILURE
+""")
+# 3.11.2: the final lists name the first run's failures; "failed again" comes before.
+RERUN_311 = textwrap.dedent("""\
+    == Tests result: FAILURE ==
+
+    1 test OK.
+
+    2 tests failed:
+        test_linecache test_site
+
+    Re-running failed tests in verbose mode
+    1 test failed again:
+        test_linecache
+
+    == Tests result: FAILURE then FAILURE ==
+
+    1 test OK.
+
+    2 tests failed:
+        test_linecache test_site
+
+    2 re-run tests:
+        test_linecache test_site
+
+    3 tests skipped:
+        test_tkinter test_ttk
+        test_winreg
+
+    Total duration: 1.1 sec
+    Tests result: FAILURE then FAILURE
+""")
+
+
+def test_summary_after_a_rerun_that_failed_again():
+    got = S.parse_summary(RERUN_313)
+    assert got.failed == {"test_linecache", "test_nonexistent_zz"}
+    got = S.parse_summary(RERUN_311)
+    assert got.failed == {"test_linecache"}  # test_site passed when re-run
+    assert got.skipped == {"test_tkinter", "test_ttk", "test_winreg"}
+
+
+def test_summary_without_rerun_and_after_success():
+    plain = "== Tests result: FAILURE ==\n\n1 test failed:\n    test_x\n\n5 tests OK.\n"
+    assert S.parse_summary(plain).failed == {"test_x"}
+    fixed = plain.replace("== Tests result: FAILURE ==", "== Tests result: FAILURE then SUCCESS ==")
+    assert S.parse_summary(fixed).failed == set()
+    assert S.parse_summary("killed before the summary\n").summary == ""
+
+
+def table(text):
+    return S.load_table(textwrap.dedent(text))
+
+
+def test_verdict_unexpected_stale_and_counts():
+    t = table("""
+        ["3.13".test_ctypes]
+        kind = "static"
+        why = "ctypes.CDLL loads shared libraries: a static binary has no dynamic loader"
+        ["3.13".test_locale]
+        kind = "musl"
+        why = "musl's locale support is UTF-8 and C only: the named locales do not exist"
+    """)["3.13"]
+    result = S.SuiteResult(ran={"test_ctypes", "test_locale", "test_os"}, failed={"test_ctypes", "test_os"})
+    v = S.judge(result, t)
+    assert not v.ok and v.unexpected == ["test_os"] and v.stale == ["test_locale"]
+    assert v.counts() == {"static": 1}
+    # A listed file that was not run (a slice) or was skipped is not stale.
+    v = S.judge(S.SuiteResult(ran={"test_ctypes"}, failed={"test_ctypes"}), t)
+    assert v.ok and [e.test for e in v.expected] == ["test_ctypes"]
+    v = S.judge(S.SuiteResult(ran={"test_ctypes", "test_locale"}, failed={"test_ctypes"}, skipped={"test_locale"}), t)
+    assert v.ok
+
+
+def test_table_entries_need_a_kind_and_a_reason():
+    with pytest.raises(S.StdlibTestsError, match="kind 'mine'"):
+        table('["3.13".test_x]\nkind = "mine"\nwhy = "a long enough reason to pass the length rule"\n')
+    with pytest.raises(S.StdlibTestsError, match="say why"):
+        table('["3.13".test_x]\nkind = "musl"\nwhy = "locale"\n')
+    assert S.load_table() is not None  # the shipped table follows its own rules
+
+
+def test_prefix_layout_puts_test_in_the_site_directory(tmp_path):
+    binary = tmp_path / "python3.13"
+    binary.write_bytes(b"\x7fELF")
+    lib_test = tmp_path / "Lib" / "test"
+    lib_test.mkdir(parents=True)
+    (lib_test / "test_a.py").write_text("")
+    (lib_test / "test_pkg").mkdir()
+    (lib_test / "test_data.txt").write_text("")
+    python = S.prepare_prefix(binary, lib_test, tmp_path / "work", "3.13")
+    assert python == tmp_path / "work" / "bin" / "python3.13" and python.read_bytes() == b"\x7fELF"
+    assert (tmp_path / "work" / "lib" / "python3.13" / "site-packages" / "test").resolve() == lib_test
+    assert S.test_files(tmp_path / "work", str(python)) == {"test_a", "test_pkg"}
