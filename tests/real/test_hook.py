@@ -69,3 +69,17 @@ def test_cache_tree_without_hook_is_not_what_ships(build_x86_64, cache):
     )
     _, hook = _hook_check(interpreter)
     assert not hook["ok"] and "not loaded" in hook["detail"]
+
+
+def test_linecache_reads_standard_library_paths_from_the_archive(build_x86_64):
+    """linecache.getline(path) of a stdlib file (no module globals: a code object's
+    co_filename, `traceback` of a frame summary) finds the source in the archive."""
+    binary = build_x86_64[0]["binary"]
+    probe = (
+        "import linecache, os, json; f = os.path.join(os.path.dirname(linecache.__file__), 'abc.py'); "
+        "first = linecache.getline(f, 1); linecache.clearcache(); "
+        "print(json.dumps([f.startswith(__import__('sys').executable + '/'), first.startswith('#'), f in linecache.cache]))"
+    )
+    res = subprocess.run(["env", "-i", binary, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == [True, True, False]

@@ -282,6 +282,42 @@ def _fix_zip_sources(zipimport):
     zipimport.zipimporter.get_source = get_source
 
 
+def _archive_source(filename):
+    """The text of ``<archive>/name.py`` (the main archive's member, else the sources
+    member's), or None for a path outside the archive or not in it."""
+    if not _ARCHIVE or not filename.startswith(_ARCHIVE + "/"):
+        return None
+    name = filename[len(_ARCHIVE) + 1 :]
+    for archive in (_member(SOURCES_MEMBER),):
+        if archive is not None and name in archive.NameToInfo:
+            return _external.decode_source(archive.read(name))
+    return None
+
+
+def _fix_linecache(linecache):
+    """linecache.getline(path) of a standard-library file: the path is inside the
+    executable, where no open() finds it; the archive has its source.  Module globals
+    (tracebacks) already reach it through the loader; a bare path now does too."""
+    original = linecache.updatecache
+
+    def updatecache(filename, module_globals=None):
+        lines = original(filename, module_globals)
+        if lines:
+            return lines
+        source = _archive_source(filename)
+        if source is None:
+            return lines
+        lines = source.splitlines(True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        # No mtime: checkcache keeps the entry (the archive does not change under us).
+        linecache.cache[filename] = (len(source), None, lines, filename)
+        return lines
+
+    linecache.updatecache = updatecache
+    return "reads standard-library paths from the archive"
+
+
 class _TzdataFinder:
     """Finds ``tzdata`` and its subpackages (one per zone directory, as the wheel has
     them) in the tzdata member.  Last on sys.meta_path: a tzdata the user installed
@@ -377,11 +413,14 @@ def install():
                 "packaging.tags": _no_platform_tags,
                 "pip._vendor.packaging.tags": _no_platform_tags,
                 "setuptools.command.build_ext": _refuse_build_ext,
+                "linecache": _fix_linecache,
             }
         ),
     )
     sys.meta_path.append(_SharedObjectFinder())
     REPORT["installed"] += ["after-import-fixups", "shared-object-finder"]
+    if "linecache" in sys.modules and _ARCHIVE:  # imported before the hook (python -X importtime …)
+        REPORT["fixups"]["linecache"] = _fix_linecache(sys.modules["linecache"])
 
 
 install()
