@@ -595,7 +595,11 @@ class Packer:
             for r in resolved
         ]
         doc = sbom.document(
-            built, self.builder.lock, distributions=distributions, name=f"{output.name} (cpython-static pack)"
+            built,
+            self.builder.lock,
+            distributions=distributions,
+            libraries=[l for e in extensions for l in e.libraries],
+            name=f"{output.name} (cpython-static pack)",
         )
         staged_sbom = sbom.write(staged, doc)
         texts = sbom.gather_licenses(
