@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from cpython_static.build.sources import Fetcher, Lock
-from cpython_static.core.cache import Cache, digest_of
+from cpython_static.core.cache import MAPPED_ROOT, Cache, digest_of
 from cpython_static.core.fsutil import swap_dir
 from cpython_static.core.runner import Runner
 
@@ -79,6 +79,7 @@ def stdlib_archive(
                         str(hook),
                         "--wheel",
                         str(wheel),
+                        *(f"--map={old}={new}" for old, new in _path_maps(cache, built)),
                     ],
                     capture=True,
                 )
@@ -86,6 +87,20 @@ def stdlib_archive(
 
         entry = cache.build("stdlib", key, produce)
     return entry.path / "stdlib.zip"
+
+
+def _path_maps(cache: Cache, built) -> list[tuple[str, str]]:
+    """Where the build ran -> fixed names, for sysconfig's data in the archive: the
+    build's scratch directory (a random name), then the cache root (the libraries'
+    prefixes, the toolchain's wrappers)."""
+    from cpython_static.build.relink import sysconfig_vars
+
+    maps = []
+    builddir = sysconfig_vars(built).get("abs_builddir")
+    if builddir and Path(builddir).is_relative_to(cache.root):
+        maps.append((str(Path(builddir).parent), f"{MAPPED_ROOT}/build"))
+    maps.append((str(cache.root), MAPPED_ROOT))
+    return maps
 
 
 PACKAGES_SCRIPT = RUNTIME.joinpath("packages_zip.py")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpython_static.core.arch import host_arch
-from cpython_static.core.cache import Cache, digest_of, sha256_file
+from cpython_static.core.cache import MAPPED_ROOT, Cache, digest_of, sha256_file
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner
 
@@ -231,14 +231,14 @@ class ZigToolchain(_Toolchain):
         # keep sanitizers off even where a build system drops CFLAGS for a step.
         # zig makes __DATE__/__TIME__ an error; the wrapper pins SOURCE_DATE_EPOCH, which
         # makes them reproducible, so they may expand (CPython's build info uses them).
-        return ["-O2", "-fno-sanitize=undefined", "-Wno-error=date-time"]
+        return ["-O2", "-fno-sanitize=undefined", "-Wno-error=date-time", *HARDENING_FLAGS]
 
     # No -static for libraries: zig links musl statically anyway, and OpenSSL's Configure
     # silently disables threads when it sees -static.  The interpreter's final link adds
     # it (static_ldflags).
 
     def _tools(self, final: Path) -> dict[str, str]:
-        flags = " ".join(self._flags())
+        flags = " ".join([*self._flags(), prefix_map(final)])
         return {
             "cc": f'exec "{self.zig}" cc -target {self.target.zig} {flags} "$@"',
             "c++": f'exec "{self.zig}" c++ -target {self.target.zig} {flags} "$@"',
@@ -324,10 +324,10 @@ class GccMuslToolchain(_Toolchain):
         # (musl-gcc's specs start it with Scrt1.o, no static-pie), so PIE code would only
         # cost an indirection per global access; zig's static musl binaries are non-PIE too.
         # (-no-pie in the flags, not LDFLAGS: some build tools link without LDFLAGS.)
-        return ["-O2", "-fno-pie", "-no-pie"]
+        return ["-O2", "-fno-pie", "-no-pie", *HARDENING_FLAGS]
 
     def _tools(self, final: Path) -> dict[str, str]:
-        flags = " ".join(self._flags())
+        flags = " ".join([*self._flags(), prefix_map(final)])
         # musl ships no Linux headers; the host's linux-libc-dev ones, searched after
         # musl's own (-idirafter), are libc-independent (what Alpine's linux-headers are).
         headers = f"-idirafter {final / 'kernel-headers'}"
@@ -354,7 +354,20 @@ class GccMuslToolchain(_Toolchain):
             (headers / name).symlink_to(path)
 
 
-_WRAPPER_VERSION = 2
+_WRAPPER_VERSION = 3
+
+# -fstack-protector-strong: canaries in every function with an array or an address-taken
+# local, as Debian, Fedora and Alpine build; musl initialises the canary in a static binary
+# too (both toolchains, measured: the checks are in the code and the program runs).
+HARDENING_FLAGS = ("-fstack-protector-strong",)
+
+
+def prefix_map(final: Path) -> str:
+    """-ffile-prefix-map of the cache root (the toolchain entry ``final`` lives two levels
+    under it) onto a fixed name, so __FILE__ and debug paths do not depend on where the
+    cache is.  In the wrappers only, not CFLAGS: build systems record CFLAGS in what they
+    install (sysconfig, OpenSSL's `compiler:` line), which would carry the path again."""
+    return f"-ffile-prefix-map={final.parent.parent}={MAPPED_ROOT}"
 
 
 def _host_pkg_config() -> str:

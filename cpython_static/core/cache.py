@@ -42,6 +42,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# What the cache root is called in everything that ships (compiler file-prefix maps, the
+# archive's sysconfig data): a fixed name, so where a builder keeps its cache (or its
+# $HOME) does not change the bytes of a build.  Not a path that exists anywhere.
+MAPPED_ROOT = "/cpython-static-cache"
+
+
 def default_root() -> Path:
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser()

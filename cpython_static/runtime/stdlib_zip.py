@@ -5,6 +5,7 @@ same release for a cross build), because bytecode is version-specific.
 Standalone on purpose (standard library only, Python 3.11 syntax).
 
     stdlib_zip.py --stdlib LIBDIR --out ZIP [--module FILE.py ...] [--wheel WHEEL ...]
+                  [--map BUILD-PATH=SHIPPED-PATH ...]
 
 Every module is stored as bytecode (``name.pyc``, which zipimport imports), so nothing
 is compiled at run time; "unchecked hash" .pyc, valid whatever the archive's timestamps,
@@ -16,6 +17,9 @@ place), which the start-up hook reads only when a source line is wanted (traceba
 ``inspect``, ``linecache``) or a zone is loaded.  Modules given with ``--module`` (the
 hook) and sources that do not compile keep their ``.py`` in the archive itself.
 Entries are sorted and dated 2000-01-01, so the same input gives the same bytes.
+The build-time configuration modules (sysconfig's data) name the directories the build
+ran in; ``--map`` rewrites those paths to fixed names, so where the builder's cache was
+does not change the archive.
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ DATE = (2000, 1, 1, 0, 0, 0)  # SOURCE_DATE_EPOCH of the whole build
 # step with _cpython_static.py).  Not identifiers: never importable by accident.
 SOURCES_MEMBER = "cpython-static-sources.zip"
 TZDATA_MEMBER = "cpython-static-tzdata.zip"
+
+
+def _records_build_paths(name: str) -> bool:
+    """sysconfig's build-time data (3.14 adds the JSON ones): where --map applies."""
+    base = name.rsplit("/", 1)[-1]
+    return base.startswith(("_sysconfigdata_", "_sysconfig_vars_")) or base == "build-details.json"
 
 
 def _excluded_dir(name: str) -> bool:
@@ -145,12 +155,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--wheel", action="append", default=[], help="a pure wheel whose packages are added (its .dist-info is not)"
     )
+    ap.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="rewrite the path OLD to NEW in sysconfig's build-time data (first match first)",
+    )
     args = ap.parse_args(argv)
+    maps = [tuple(m.encode().split(b"=", 1)) for m in args.map]
     writer = Writer(args.out)
     try:
         for name, path in stdlib_members(args.stdlib):
             with open(path, "rb") as f:
-                writer.add(name, f.read())
+                data = f.read()
+            if _records_build_paths(name):
+                for old, new in maps:
+                    data = data.replace(old, new)
+            writer.add(name, data)
         for path in args.module:
             with open(path, "rb") as f:
                 writer.add(os.path.basename(path), f.read(), keep_source=True)
