@@ -9,7 +9,11 @@
  *    (frozen into the interpreter, so usable before anything else is imported) reads it in
  *    place: nothing is extracted, no writable directory is needed.  sys.prefix is the
  *    directory above the executable's, as for `<prefix>/bin/python3.X` of an installed
- *    tree, so site-packages, venvs and `pip install --user` work as usual.  Without an
+ *    tree, so site-packages, venvs and `pip install --user` work as usual.  Where that
+ *    prefix has a `lib/python3.X` directory it follows the archive on sys.path, as an
+ *    installed tree's stdlib directory follows its python3X.zip: modules the archive
+ *    leaves out (CPython's own `test` package) can be added beside the file and are
+ *    found with -S, -E and -I too; the archive's modules always win.  Without an
  *    appended archive (the `tree` layout) CPython's own path calculation is left alone.
  *
  * 2. After initialisation, `import _cpython_static` (from the archive or the tree) sets
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -147,6 +152,33 @@ prefix_of(const char *archive)
     return Py_DecodeLocale(buf, NULL);
 }
 
+/* <prefix>/lib/python3.X after the archive, when it is a directory (PYTHONHOME, when
+ * given, is the prefix, as it is for sys.prefix). */
+static PyStatus
+append_stdlib_dir(PyWideStringList *paths, const PyConfig *config, const char *archive)
+{
+    wchar_t *prefix = config->home ? NULL : prefix_of(archive);
+    const wchar_t *base = config->home ? config->home : prefix;
+    if (base == NULL) {
+        return PyStatus_NoMemory();
+    }
+    wchar_t dir[PATH_MAX];
+    int n = swprintf(dir, PATH_MAX, L"%ls%lslib/python%d.%d", base,
+                     wcscmp(base, L"/") ? L"/" : L"", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    PyMem_RawFree(prefix);
+    if (n < 0 || n >= PATH_MAX) {
+        return PyStatus_Ok();  /* too long to be a directory */
+    }
+    char *bytes = Py_EncodeLocale(dir, NULL);
+    if (bytes == NULL) {
+        return PyStatus_NoMemory();
+    }
+    struct stat st;
+    int is_dir = stat(bytes, &st) == 0 && S_ISDIR(st.st_mode);
+    PyMem_Free(bytes);
+    return is_dir ? PyWideStringList_Append(paths, dir) : PyStatus_Ok();
+}
+
 static PyStatus
 configure_one_file(PyConfig *config, const char *archive)
 {
@@ -178,6 +210,10 @@ configure_one_file(PyConfig *config, const char *archive)
         }
     }
     status = PyWideStringList_Append(&paths, warchive);
+    if (PyStatus_Exception(status)) {
+        goto done;
+    }
+    status = append_stdlib_dir(&paths, config, archive);
     if (PyStatus_Exception(status)) {
         goto done;
     }
