@@ -5,8 +5,9 @@ build/testsuite.py) is never shipped in the one file.  So that every child inter
 suite starts sees it too — children run with ``-I``, ``-E`` or a scrubbed environment, so
 ``PYTHONPATH`` cannot carry it — the file is copied to ``<work>/bin/pythonX.Y`` (the same
 bytes: the layout-sensitive tests run against what ships) and ``test`` is put in
-``<work>/lib/pythonX.Y/site-packages``, the site directory of that prefix, which every
-interpreter started from that path reads (``-S`` aside).
+``<work>/lib/pythonX.Y``, the directory the launcher puts after the archive on sys.path
+whatever the flags (launcher/main.c), where an installed tree has its stdlib: every
+interpreter started from that path finds it, with ``-I``, ``-E`` and ``-S`` too.
 
 The result is per test file (regrtest's summary); ``stdlib_tests.toml`` lists, per series,
 the files expected to fail, each with its kind and reason.  The verdict fails on a failure
@@ -160,14 +161,14 @@ def judge(result: SuiteResult, expected: dict[str, Expected]) -> Verdict:
 
 
 def prepare_prefix(binary: Path, lib_test: Path, work: Path, mm: str) -> Path:
-    """``work``/bin/python``mm`` (a copy of ``binary``) whose site directory holds ``test``."""
+    """``work``/bin/python``mm`` (a copy of ``binary``) whose lib/python``mm`` holds ``test``."""
     bindir = work / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
     python = bindir / f"python{mm}"
     shutil.copy2(binary, python)
-    site = work / "lib" / f"python{mm}" / "site-packages"
-    site.mkdir(parents=True, exist_ok=True)
-    link = site / "test"
+    stdlib_dir = work / "lib" / f"python{mm}"
+    stdlib_dir.mkdir(parents=True, exist_ok=True)
+    link = stdlib_dir / "test"
     if link.is_symlink() or link.exists():
         link.unlink()
     os.symlink(lib_test, link)
@@ -201,10 +202,10 @@ def run_suite(
 
 
 def test_files(prefix: Path, python: str) -> set[str]:
-    """Every test file of the suite in the prefix's site directory (what regrtest runs
+    """Every test file of the suite in the prefix's lib/pythonX.Y (what regrtest runs
     without arguments: test_* modules and packages)."""
     mm = Path(python).name.removeprefix("python")
-    lib_test = prefix / "lib" / f"python{mm}" / "site-packages" / "test"
+    lib_test = prefix / "lib" / f"python{mm}" / "test"
     return {
         p.stem if p.suffix == ".py" else p.name
         for p in lib_test.iterdir()

@@ -73,6 +73,34 @@ def test_pythonpath_and_flags(python, tmp_path):
     assert json.loads(res.stdout) == {"b": [1, 2]}, res.stderr
 
 
+def test_prefix_stdlib_directory_follows_the_archive(python, tmp_path):
+    """<prefix>/lib/python3.X, when it exists, is on sys.path after the archive, whatever
+    the flags (where `verify --stdlib-tests` puts CPython's test package); the archive's
+    own modules still win."""
+    prefix = tmp_path / "prefix"
+    (prefix / "bin").mkdir(parents=True)
+    exe = prefix / "bin" / python.name
+    shutil.copy2(python, exe)
+    res = run([exe, "-I", "-c", "import sys; print(sys.path)"])
+    assert str(prefix / "lib") not in res.stdout, res.stdout  # absent: not on sys.path
+    stdlib_dir = prefix / "lib" / f"python{MM}"
+    stdlib_dir.mkdir(parents=True)
+    (stdlib_dir / "beside_mod.py").write_text("VALUE = 7\n")
+    (stdlib_dir / "json").mkdir()
+    (stdlib_dir / "json" / "__init__.py").write_text("raise SystemExit('the archive must win')\n")
+    for flags in ((), ("-I",), ("-E", "-S")):
+        res = run(
+            [
+                exe,
+                *flags,
+                "-c",
+                "import beside_mod, json, sys; print(beside_mod.VALUE, sys.path.index(sys.executable) < sys.path.index(sys.argv[1]))",
+                str(stdlib_dir),
+            ]
+        )
+        assert res.stdout.split() == ["7", "True"], (flags, res.stdout, res.stderr)
+
+
 def test_repl_reads_stdin(python):
     res = run([python, "-i", "-q"], input="x = 6 * 7\nprint('answer', x)\n", env={"TERM": "dumb"})
     assert "answer 42" in res.stdout, res.stderr

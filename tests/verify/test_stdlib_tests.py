@@ -107,7 +107,7 @@ def test_table_entries_need_a_kind_and_a_reason():
     assert S.load_table() is not None  # the shipped table follows its own rules
 
 
-def test_prefix_layout_puts_test_in_the_site_directory(tmp_path):
+def test_prefix_layout_puts_test_where_the_launcher_looks_after_the_archive(tmp_path):
     binary = tmp_path / "python3.13"
     binary.write_bytes(b"\x7fELF")
     lib_test = tmp_path / "Lib" / "test"
@@ -117,5 +117,5 @@ def test_prefix_layout_puts_test_in_the_site_directory(tmp_path):
     (lib_test / "test_data.txt").write_text("")
     python = S.prepare_prefix(binary, lib_test, tmp_path / "work", "3.13")
     assert python == tmp_path / "work" / "bin" / "python3.13" and python.read_bytes() == b"\x7fELF"
-    assert (tmp_path / "work" / "lib" / "python3.13" / "site-packages" / "test").resolve() == lib_test
+    assert (tmp_path / "work" / "lib" / "python3.13" / "test").resolve() == lib_test
     assert S.test_files(tmp_path / "work", str(python)) == {"test_a", "test_pkg"}
