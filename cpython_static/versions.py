@@ -36,6 +36,9 @@ class Series:
     libc_needs: tuple[str, ...] = field(default=(), repr=False)
     # Not in repr (a cache key input): the build keys the optimisations it applied.
     optimize: tuple[Optimization, ...] = field(default=(), repr=False)
+    # The test variant (build --test-modules); None: the series has none.  Not in repr
+    # either: only the variant's key has it, so a default build's key stays what it was.
+    test_modules: TestModules | None = field(default=None, repr=False)
 
     def optimize_args(self, capabilities) -> list[Optimization]:
         """The optimisations a toolchain with ``capabilities`` gives this series."""
@@ -62,6 +65,42 @@ class SetupLocal:
 
     enable: tuple[str, ...]
     vars: tuple[tuple[str, str], ...]
+
+
+# What the test variant's SBOM says of it (build/sbom.py writes it, verify reads it back):
+# a file carrying it is for verify --stdlib-tests, never to ship.
+TEST_VARIANT = "test variant (build --test-modules): CPython's test-only C modules built in; for verify --stdlib-tests only, never to ship"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A configure argument of the test variant, in place of one the shipped build has."""
+
+    value: str
+    replaces: str
+    why: str
+
+
+@dataclass(frozen=True)
+class TestModules:
+    """The test variant of a series (versions.toml [common.test_modules] and the series'):
+    CPython's test-only C modules built in, for ``verify --stdlib-tests`` only."""
+
+    patches: str  # a directory under patches/ with a series of its own
+    configure: tuple[Replacement, ...]
+    install: tuple[Arg, ...]  # `make install` arguments
+    left_out: tuple[str, ...]  # test modules that can only be built shared
+    left_out_why: str
+
+    def configure_args(self, args: list[str]) -> list[str]:
+        """``args`` (the shipped build's) with each replacement in place; a replaced
+        argument missing from them is a table that no longer matches the build."""
+        out = list(args)
+        for r in self.configure:
+            if r.replaces not in out:
+                raise VersionError(f"versions.toml [common.test_modules]: {r.replaces} is not a configure argument")
+            out[out.index(r.replaces)] = r.value
+        return out + [f"py_cv_module_{name}=n/a" for name in self.left_out]
 
 
 @dataclass(frozen=True)
@@ -123,6 +162,18 @@ def get_series(version: str) -> Series:
         setup_local=SetupLocal(tuple(s["setup_local"]["enable"]), tuple(s["setup_local"]["vars"].items()))
         if "setup_local" in s
         else None,
+        test_modules=_test_modules(common["test_modules"], s["test_modules"]) if "test_modules" in s else None,
+    )
+
+
+def _test_modules(common: dict, series: dict) -> TestModules:
+    left_out = series.get("left_out", {"modules": [], "why": ""})
+    return TestModules(
+        patches=common["patches"],
+        configure=tuple(Replacement(e["arg"], e["replaces"], e["why"]) for e in common["configure"]),
+        install=_args(common.get("install", [])),
+        left_out=tuple(left_out["modules"]),
+        left_out_why=left_out["why"],
     )
 
 
