@@ -10,6 +10,7 @@ from cpython_static.cli.output import Reporter, context
 from cpython_static.core.cache import default_root
 from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, UsageError, WorkFailed
 from cpython_static.verify import bench
+from cpython_static.versions import TEST_VARIANT
 
 
 def cmd_verify(args) -> int:
@@ -39,68 +40,165 @@ def cmd_verify(args) -> int:
             print(
                 f"{mark} {check.name:22s} {check.duration_s:6.2f}s  {check.detail if not check.ok or args.verbose else ''}".rstrip()
             )
-        print(f"{'OK' if report.ok else 'FAILED'}: {binary} ({report.version}, {report.target}); logs in {log_dir}")
+        variant = f", the {TEST_VARIANT}" if report.test_modules else ""
+        print(
+            f"{'OK' if report.ok else 'FAILED'}: {binary} ({report.version}, {report.target}{variant}); logs in {log_dir}"
+        )
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _stdlib_tests(args, binary: Path, reporter: Reporter) -> int:
     """CPython's own test suite of the binary's release, run by the binary
-    (verify/stdlib_tests.py), judged against the series' table of expected failures."""
+    (verify/stdlib_tests.py), judged against the series' table of expected failures; the
+    files that need CPython's test-only C modules by the test variant, when given."""
     import shutil
 
     from cpython_static.build.patches import default_patches_dir
+    from cpython_static.build.pipeline import TEST_VARIANT_SUFFIX
     from cpython_static.build.sources import Fetcher, load_lock
     from cpython_static.build.testsuite import lib_test
     from cpython_static.verify import stdlib_tests
     from cpython_static.verify.checks import resolve_emulator
     from cpython_static.verify.elf import read_elf
+    from cpython_static.verify.modules import load_module_tables
 
     ctx = context(args, "verify", reporter)
     cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
-    elf = read_elf(binary)
-    emulator = resolve_emulator(args.target or f"{elf.machine}-linux-musl", None, runner.base_env.get("PATH", ""))
-    asked = runner.run(
-        "stdlib tests: the binary's version",
-        [*emulator, str(binary), "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-        capture=True,
-    )
-    version = asked.output.strip()
+
+    def interpreter(path: Path, what: str) -> tuple[list[str], str, list[str]]:
+        """(emulator prefix, version, built-in modules) of the file at ``path``."""
+        elf = read_elf(path)
+        emulator = resolve_emulator(args.target or f"{elf.machine}-linux-musl", None, runner.base_env.get("PATH", ""))
+        asked = runner.run(
+            f"stdlib tests: the {what}'s version",
+            [
+                *emulator,
+                str(path),
+                "-I",
+                "-c",
+                "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(' '.join(sys.builtin_module_names))",
+            ],
+            capture=True,
+        )
+        version, modules = (asked.output.strip().splitlines() + ["", ""])[:2]
+        return emulator, version.strip(), modules.split()
+
+    emulator, version, _ = interpreter(binary, "binary")
     mm = ".".join(version.split(".")[:2])
+    build_hint = (
+        f"cpython-static build {version} --test-modules --optimize quick "
+        f"(it publishes OUT/cpython-{version}-<target>{TEST_VARIANT_SUFFIX}/python{mm})"
+    )
+    variant = v_emulator = None
+    if args.test_modules_binary:
+        variant = Path(args.test_modules_binary).resolve()
+        if not variant.is_file():
+            raise UsageError(f"--test-modules-binary {args.test_modules_binary}: no such file")
+        v_emulator, v_version, v_modules = interpreter(variant, "test variant")
+        wanted = load_module_tables().get(mm)
+        missing = sorted((wanted.test_modules if wanted else frozenset()) - set(v_modules))
+        if v_version != version:
+            raise UsageError(f"--test-modules-binary {variant} is CPython {v_version}, BINARY is {version}")
+        if wanted is None or not wanted.test_modules or missing:
+            raise UsageError(
+                f"--test-modules-binary {variant} is not the test variant of CPython {version}"
+                + (f": it lacks {', '.join(missing)}" if missing else f": modules.toml has no test variant for {mm}")
+                + f"; build it with {build_hint}"
+            )
     lock = load_lock()
     reporter.line(f"CPython {version}: Lib/test of the pinned source with the series' patches")
     tests_dir = lib_test(
         cache, Fetcher(cache, runner, mirror=args.mirror), lock, runner, version, default_patches_dir()
     )
     table = stdlib_tests.load_table().get(mm, {})
+    planned = stdlib_tests.plan(
+        args.test or [], stdlib_tests.load_test_module_files().get(mm, {}), have_variant=variant is not None
+    )
+    runs = []  # (role, binary, tests asked or None for the whole suite but some, result, log)
     work = cache.scratch("stdlib-tests")
     try:
-        (work / "tmp").mkdir()
-        python = stdlib_tests.prepare_prefix(binary, tests_dir, work, mm)
-        reporter.line(
-            f"running {'the whole suite' if not args.test else ', '.join(args.test)} with -j{args.jobs} "
-            "(the full suite takes tens of minutes)"
-        )
-        result, log = stdlib_tests.run_suite(
-            runner, [*emulator, str(python)], tests=args.test or [], jobs=args.jobs, workdir=work
-        )
+        for role, path, prefix_emulator, tests in (
+            (stdlib_tests.SHIPPED, binary, emulator, planned.shipped),
+            (stdlib_tests.VARIANT, variant, v_emulator, planned.variant),
+        ):
+            if path is None or tests == []:
+                continue
+            # The same kind of prefix for each: <work>/<role>/bin/pythonX.Y, lib/pythonX.Y/test.
+            prefix = work / role.replace(" ", "-")
+            (prefix / "tmp").mkdir(parents=True)
+            python = stdlib_tests.prepare_prefix(path, tests_dir, prefix, mm)
+            whole = tests is None
+            reporter.line(
+                f"{role}: running "
+                + ("the whole suite but the files listed as needing test modules" if whole else ", ".join(tests))
+                + f" with -j{args.jobs}"
+                + (" (the full suite takes tens of minutes)" if whole else "")
+            )
+            result, log = stdlib_tests.run_suite(
+                runner,
+                [*prefix_emulator, str(python)],
+                tests=tests or [],
+                exclude=planned.excluded if whole else [],
+                jobs=args.jobs,
+                workdir=prefix,
+                step=f"stdlib tests (regrtest, {role})",
+            )
+            runs.append((role, path, tests, result, log))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    result = stdlib_tests.merge([r[3] for r in runs])
     verdict = stdlib_tests.judge(result, table)
-    out = {**verdict.to_json(), "version": version, "binary": str(binary), "log": str(log), "logs": str(log_dir)}
+    ran_by = {t: role for role, _, _, r, _ in runs for t in r.ran}
+    not_run = {
+        "tests": [n.test for n in planned.not_run],
+        "why": "they import CPython's test-only C modules, which the shipped file leaves out "
+        "(--disable-test-modules); stdlib_tests.toml [test_modules] says which and why",
+        "how": f"build the test variant with {build_hint} and pass it with --test-modules-binary",
+    }
+    out = {
+        **verdict.to_json(),
+        "version": version,
+        "binary": str(binary),
+        "log": str(runs[0][4]) if runs else None,
+        "logs": str(log_dir),
+        "runs": [
+            {
+                "role": role,
+                "binary": str(path),
+                "tests": tests if tests is not None else "all",
+                "excluded": planned.excluded if tests is None else [],
+                "ran": len(r.ran),
+                "failed": sorted(r.failed),
+                "log": str(log),
+            }
+            for role, path, tests, r, log in runs
+        ],
+        "not_run": not_run if planned.not_run else None,
+    }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
+        for role, path, tests, r, log in runs:
+            what = f"the whole suite but {len(planned.excluded)} files" if tests is None else f"{len(tests)} files"
+            print(f"{role:13s} {path}: {what}, {len(r.ran)} ran, {len(r.failed)} failed; log {log}")
         for e in verdict.expected:
             print(f"expected {e.test:28s} {e.kind:12s} {e.why}")
         for t in verdict.unexpected:
-            print(f"FAIL     {t:28s} not in stdlib_tests.toml [{mm}]: a new failure (log: {log})")
+            print(f"FAIL     {t:28s} not in stdlib_tests.toml [{mm}]: a new failure ({ran_by.get(t, 'shipped')})")
         for t in verdict.stale:
-            print(f"STALE    {t:28s} listed in stdlib_tests.toml [{mm}] but passed: remove the entry")
+            print(f"STALE    {t:28s} listed in stdlib_tests.toml [{mm}] but passed ({ran_by.get(t, 'shipped')})")
+        if planned.not_run:
+            names = ", ".join(f"{n.test} ({', '.join(n.modules)})" for n in planned.not_run)
+            n = len(planned.not_run)
+            print(f"NOT RUN  {n} test file{'s' if n != 1 else ''}, because {not_run['why']}: {names}")
+            print(f"         to run them, {not_run['how']}")
         kinds = ", ".join(f"{k} {n}" for k, n in verdict.counts().items()) or "none"
         print(
             f"{'OK' if verdict.ok else 'FAILED'}: {len(result.ran)} test files, {len(result.failed)} failed "
             f"({len(verdict.expected)} expected: {kinds}; {len(verdict.unexpected)} unexpected, "
-            f"{len(verdict.stale)} stale), {len(result.skipped)} skipped; log {log}"
+            f"{len(verdict.stale)} stale), {len(result.skipped)} skipped"
+            + (f", {len(planned.not_run)} not run (no --test-modules-binary)" if planned.not_run else "")
+            + f"; logs in {log_dir}"
         )
     return EXIT_OK if verdict.ok else EXIT_FAILED
 
@@ -184,6 +282,14 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         action="append",
         metavar="NAME",
         help="with --stdlib-tests: only this test file (repeatable, e.g. test_site)",
+    )
+    v.add_argument(
+        "--test-modules-binary",
+        metavar="FILE",
+        help="with --stdlib-tests: the test variant of BINARY's release (`build VERSION --test-modules`, "
+        "never shipped), which runs the test files stdlib_tests.toml lists as needing CPython's "
+        "test-only C modules (_testcapi, _testinternalcapi, …), in a prefix of the same shape; "
+        "everything else runs on BINARY. Without it those files are not run, and the output says so",
     )
     v.add_argument("--jobs", "-j", type=_positive, default=2, help="with --stdlib-tests: regrtest's -j (default 2)")
     v.set_defaults(func=cmd_verify)

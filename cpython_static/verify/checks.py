@@ -6,6 +6,8 @@ The verdict is a list of named checks, in this order:
 * ``version``           – ``sys.version_info`` matches the requested version;
 * ``builtin_modules``   – ``sys.builtin_module_names`` equals the reviewed table in
                           ``modules.toml`` exactly (missing and unexpected both fail);
+                          for the test variant (``build --test-modules``, its SBOM says
+                          so) the table's ``test_modules`` too;
 * ``no_shared_modules`` – no ``*.so`` waits in the interpreter's ``lib-dynload``;
 * ``stdlib``            – a one-file interpreter (a zip appended) imports its standard
                           library from itself, not from a directory on disk;
@@ -53,7 +55,7 @@ from cpython_static.verify.modules import (
     expected_builtin_modules,
     load_module_tables,
 )
-from cpython_static.versions import Release
+from cpython_static.versions import TEST_VARIANT, Release
 
 __all__ = [
     "Check",
@@ -114,6 +116,7 @@ class VerifyReport:
     # sys.builtin_module_names as the binary reported it (empty if it could not run):
     # what a table for a new series is filled in from.
     modules: list[str] = field(default_factory=list)
+    test_modules: bool = False  # verified as the test variant (build --test-modules)
 
     def to_json(self) -> dict:
         return {
@@ -123,6 +126,7 @@ class VerifyReport:
             "target": self.target,
             "checks": [asdict(c) for c in self.checks],
             "modules": list(self.modules),
+            "test_variant": self.test_modules,
         }
 
 
@@ -284,9 +288,15 @@ def check_version(actual: str, wanted: str | None) -> Check:
 
 
 def check_builtin_modules(
-    actual: Sequence[str], series: str, target: str, tables: Mapping[str, SeriesTable], added: Sequence[str] = ()
+    actual: Sequence[str],
+    series: str,
+    target: str,
+    tables: Mapping[str, SeriesTable],
+    added: Sequence[str] = (),
+    test_modules: bool = False,
 ) -> Check:
-    """``added``: the modules `build --with` compiled in, expected on top of the table."""
+    """``added``: the modules `build --with` compiled in, expected on top of the table;
+    ``test_modules``: the binary is the test variant (the table's test_modules too)."""
     table = tables.get(series)
     if table is None:
         return Check(
@@ -295,7 +305,7 @@ def check_builtin_modules(
             f"modules.toml has no table for {series}; the binary has: " + ", ".join(sorted(actual)),
         )
     try:
-        expected = expected_builtin_modules(table, target) | frozenset(added)
+        expected = expected_builtin_modules(table, target, test_modules) | frozenset(added)
     except UnverifiedSeries as exc:
         return Check("builtin_modules", False, f"{exc}; the binary has: " + ", ".join(sorted(actual)))
     diff = compare_modules(expected, actual)
@@ -307,8 +317,10 @@ def check_builtin_modules(
     )
     if diff.ok:
         plus = f" + {len(added)} added ({', '.join(sorted(added))})" if added else ""
-        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {series}{plus}" + unproven)
-    return Check("builtin_modules", False, diff.describe(table.excluded) + unproven)
+        of = f"{series}'s {TEST_VARIANT}" if test_modules else series
+        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {of}{plus}" + unproven)
+    variant = f" (expected: {series}'s {TEST_VARIANT})" if test_modules else ""
+    return Check("builtin_modules", False, diff.describe(table.excluded) + variant + unproven)
 
 
 def check_no_shared_modules(dynload_dirs: Sequence[str], probe_errors: Sequence[str] = ()) -> Check:
@@ -681,7 +693,12 @@ def _read_binary(binary: Path) -> ElfInfo:
 
 
 def _probed_checks(
-    session: _Session, selected: list[str], version: str | None, target: str, added: Sequence[str] = ()
+    session: _Session,
+    selected: list[str],
+    version: str | None,
+    target: str,
+    added: Sequence[str] = (),
+    test_modules: bool = False,
 ) -> tuple[list[Check], dict | None]:
     started = time.monotonic()
     answer, why = session.probe()
@@ -694,7 +711,7 @@ def _probed_checks(
     makers = {
         "version": lambda: check_version(actual_version, version),
         "builtin_modules": lambda: check_builtin_modules(
-            answer["builtin_module_names"], series, target, load_module_tables(), added
+            answer["builtin_module_names"], series, target, load_module_tables(), added, test_modules
         ),
         "no_shared_modules": lambda: check_no_shared_modules(answer["dynload_dirs"], answer["errors"]),
         "stdlib": lambda: check_stdlib(ends_with_zip(session.binary), answer["executable"], answer["stdlib_module"]),
@@ -735,6 +752,15 @@ def _check_sbom(session: _Session, sbom_file: Path, answer: dict) -> Check:
     return Check("sbom", ok, f"{sbom_file.name}: {detail}")
 
 
+def sbom_says_test_variant(sbom_file: Path) -> bool:
+    """Whether the SBOM beside a file says it is the test variant (build/sbom.py)."""
+    try:
+        doc = json.loads(sbom_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return any(a.get("comment") == TEST_VARIANT for p in doc.get("packages", []) for a in p.get("annotations", []))
+
+
 def _series_modules(answer: dict, target: str) -> frozenset[str]:
     """The modules the binary's series should have: its table's, or (no reviewed table)
     what it reports, so that a series-specific check still runs where it can."""
@@ -755,11 +781,17 @@ def verify(
     only: list[str] | None = None,
     added_modules: Sequence[str] = (),
     sbom: Path | None = None,
+    test_modules: bool | None = None,
 ) -> VerifyReport:
     """Run the selected checks (all by default) on ``binary``; see the module docstring.
     ``added_modules``: the third-party modules `build --with` compiled in (full dotted
-    names), expected beside the table's and imported as built-ins (``added_modules``)."""
+    names), expected beside the table's and imported as built-ins (``added_modules``).
+    ``test_modules``: whether ``binary`` is the test variant (build --test-modules);
+    None: what the SBOM beside it says."""
     binary = Path(binary).absolute()
+    sbom_file = sbom if sbom is not None else binary.with_name(binary.name + ".spdx.json")
+    if test_modules is None:
+        test_modules = sbom_says_test_variant(sbom_file)
     selected = _selected(only)
     if version is not None:
         _requested(version)
@@ -777,7 +809,7 @@ def verify(
         prefix = resolve_emulator(target, emulator, search_path)
         with tempfile.TemporaryDirectory(prefix="cpython-static-verify-") as tmp:
             session = _Session(binary, runner, prefix, Path(tmp))
-            probed, answer = _probed_checks(session, selected, version, target, added_modules)
+            probed, answer = _probed_checks(session, selected, version, target, added_modules, test_modules)
             checks += probed
             if added_modules and only is None:  # the check of what build --with added
                 checks.append(
@@ -790,7 +822,6 @@ def verify(
                         )
                     )()
                 )
-            sbom_file = sbom if sbom is not None else binary.with_name(binary.name + ".spdx.json")
             if only is None and answer is not None and sbom_file.is_file():
                 checks.append(_timed(lambda: _check_sbom(session, sbom_file, answer))())
             smoke_names = [n for n in runtime if n in SMOKE_CHECKS]
@@ -809,4 +840,5 @@ def verify(
         ok=bool(checks) and all(c.ok for c in checks),
         checks=checks,
         modules=list(answer["builtin_module_names"]) if answer else [],
+        test_modules=test_modules,
     )

@@ -23,6 +23,9 @@ class SeriesTable:
     # Built shared whatever MODULE_BUILDTYPE says, or breaking the static link: a static
     # build must disable them (modules.toml's schema says how).
     never_static: tuple[str, ...] = ()
+    # What the test variant (build --test-modules) has on top of `builtin`; empty: the
+    # series has no variant.
+    test_modules: frozenset[str] = frozenset()
 
 
 def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
@@ -38,6 +41,11 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
     never_static = tuple(raw.get("never_static", ()))
     if derived and (stray := [m for m in never_static if m not in excluded]):
         raise ValueError(f"modules.toml: {series} lists {stray} as never_static but does not exclude them")
+    test_modules = frozenset(raw.get("test_modules", {}).get("builtin", ()))
+    if stray := sorted(test_modules - excluded.keys()):
+        raise ValueError(
+            f"modules.toml: {series}'s test variant builds in {stray}, which the default build does not exclude"
+        )
     targets = {}
     for target, override in raw.get("targets", {}).items():
         add, remove = frozenset(override.get("add", ())), frozenset(override.get("remove", ()))
@@ -53,6 +61,7 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
         note=str(raw.get("reason", raw.get("sources", ""))),
         proven=bool(raw.get("proven", True)),
         never_static=never_static,
+        test_modules=test_modules,
     )
 
 
@@ -65,11 +74,17 @@ class UnverifiedSeries(LookupError):
     pass
 
 
-def expected_builtin_modules(table: SeriesTable, target: str) -> frozenset[str]:
+def expected_builtin_modules(table: SeriesTable, target: str, test_modules: bool = False) -> frozenset[str]:
+    """The modules a binary of ``table``'s series for ``target`` must have exactly;
+    ``test_modules``: the test variant's (build --test-modules)."""
     if not table.derived:
         raise UnverifiedSeries(f"no verified module table for {table.series}: {table.note}")
+    if test_modules and not table.test_modules:
+        raise UnverifiedSeries(
+            f'modules.toml has no test variant for {table.series} ([series."{table.series}".test_modules])'
+        )
     add, remove = table.targets.get(target, (frozenset(), frozenset()))
-    return (table.builtin | add) - remove
+    return (table.builtin | add | (table.test_modules if test_modules else frozenset())) - remove
 
 
 @dataclass(frozen=True)
