@@ -16,6 +16,11 @@ a new interpreter (build/relink.py); the one file is that interpreter + the stdl
 archive with the packages' pure-Python part added, verified to have exactly the series'
 modules plus the added ones.  Without ``--with`` nothing of this runs: every cache key
 is the same as before.
+
+``build --test-modules`` goes through here too, as the test variant (build/cpython.py):
+published in its own ``…-testmodules`` directory, its SBOM saying what it is, verified
+against the series' module set plus its test modules.  It is for ``verify
+--stdlib-tests --test-modules-binary`` and never to ship.
 """
 
 from __future__ import annotations
@@ -70,8 +75,12 @@ class Outcome:
         return self.report is None or self.report.ok
 
 
+# The test variant's directory says what it is: never to be mistaken for the shipped file.
+TEST_VARIANT_SUFFIX = "-testmodules"
+
+
 def published_dir(out: Path, built: BuiltPython) -> Path:
-    return out / f"cpython-{built.version}-{built.target}"
+    return out / f"cpython-{built.version}-{built.target}{TEST_VARIANT_SUFFIX if built.test_modules else ''}"
 
 
 def cache_out(cache: Cache, built: BuiltPython) -> Path:
@@ -143,6 +152,8 @@ def build_publish_verify(
     published/ directory) and verify the published file."""
     started = time.monotonic()
     ext_builder = sdists = None
+    if extensions and request.test_modules:
+        raise UsageError("--test-modules makes an interpreter for verify --stdlib-tests only; it takes no --with")
     if extensions:
         if layout != "onefile":
             raise UsageError("--with makes the one-file layout (the packages live in its archive); drop --layout")
@@ -189,5 +200,6 @@ def build_publish_verify(
             version=built.version,
             target=built.target,
             added_modules=added.modules if added else (),
+            test_modules=built.test_modules,
         )
     return Outcome(built, binary, onefile, tree, report, duration, added)

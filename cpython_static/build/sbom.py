@@ -20,6 +20,7 @@ from pathlib import Path
 
 from cpython_static.core.cache import digest_of, sha256_file
 from cpython_static.core.fsutil import atomic_write
+from cpython_static.versions import TEST_VARIANT
 
 CREATED = "2000-01-01T00:00:00Z"  # what the interpreter's build date says too ("Jan  1 2000")
 NAMESPACE = "https://cpython-static.invalid/spdx"  # a URI by SPDX's rule, naming no real host
@@ -66,9 +67,19 @@ def document(built, lock, *, distributions: list[dict] = (), libraries: list = (
             cpython.license,
             cpython.sha256,
             cpython.urls[0] if cpython.urls else None,
-            f"the interpreter, built for {built.target} with patches {', '.join(built.patches) or 'none'}",
+            f"the interpreter, built for {built.target} with patches {', '.join(built.patches) or 'none'}"
+            + (f"; {TEST_VARIANT}" if built.test_modules else ""),
         )
     ]
+    if built.test_modules:  # machine-readable too: verify expects the variant's modules
+        packages[0]["annotations"] = [
+            {
+                "annotationType": "OTHER",
+                "annotator": "Tool: cpython-static",
+                "annotationDate": CREATED,
+                "comment": TEST_VARIANT,
+            }
+        ]
     seen = set()
     for lib in [*built.libraries, *libraries]:
         if lib.recipe.name in seen:
@@ -111,7 +122,9 @@ def document(built, lock, *, distributions: list[dict] = (), libraries: list = (
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
-        "name": name or f"cpython-static CPython {built.version} {built.target}",
+        "name": name
+        or f"cpython-static CPython {built.version} {built.target}"
+        + (f", {TEST_VARIANT}" if built.test_modules else ""),
         "documentNamespace": f"{NAMESPACE}/{digest_of({'cpython': built.key, 'packages': packages})}",
         "creationInfo": {"created": CREATED, "creators": ["Tool: cpython-static"]},
         "comment": (

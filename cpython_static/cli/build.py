@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from cpython_static.build.patches import default_patches_dir
 from cpython_static.cli.output import Reporter, context
 from cpython_static.core.errors import EXIT_FAILED, EXIT_OK
 from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.versions import TEST_VARIANT
 
 DEFAULT_VERSION = "3.13.15"
 
@@ -67,6 +69,9 @@ def cmd_build(args) -> int:
     reporter = Reporter(quiet=args.quiet)
     out = Path(args.out).resolve()
     builder, request, log_dir = make_builder(args, "build", reporter, args.what)
+    if args.test_modules:
+        request = dataclasses.replace(request, test_modules=True)
+        reporter.line(f"the test variant: for verify --stdlib-tests only, never to ship ({TEST_VARIANT})")
     runner = builder.runner
     outcome = build_publish_verify(
         builder,
@@ -109,6 +114,7 @@ def cmd_build(args) -> int:
         "libraries": {l.recipe.name: {"cached": l.reused, "key": l.key} for l in built.libraries},
         "interpreter_cached": built.reused,
         "interpreter_key": built.key,  # the interpreter's cache key (with --with: the one linked against)
+        "test_variant": built.test_modules,  # build --test-modules: for verify --stdlib-tests, never to ship
         "size_bytes": binary.stat().st_size,
         "unstripped_size_bytes": built.binary.stat().st_size,
         "logs": str(log_dir),
@@ -123,6 +129,8 @@ def cmd_build(args) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(f"{'OK' if result['ok'] else 'FAILED'}: {binary}")
+        if built.test_modules:
+            print(f"  {TEST_VARIANT}: use it with verify --stdlib-tests --test-modules-binary {binary}")
         print(
             f"  CPython {built.version} {built.target}, {len(modules)} built-in modules, "
             f"{result['size_bytes'] / 1e6:.1f} MB, {duration:.0f}s"
@@ -225,6 +233,17 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         help="the autoconf to regenerate configure with after the patch series; it must be "
         "the release the shipped configure names (default: the system's when it is "
         "exactly that release, else that release built from its pinned source)",
+    )
+    b.add_argument(
+        "--test-modules",
+        action="store_true",
+        help="build the test variant, for `verify --stdlib-tests --test-modules-binary` only and never "
+        "to ship: configured --enable-test-modules, so CPython's test-only C modules (_testcapi, "
+        "_testinternalcapi, _testbuffer, _testclinic, … as modules.toml's test_modules lists them) are "
+        "built in; published as OUT/cpython-VERSION-TARGET-testmodules/, its SBOM saying so, verified "
+        "against that module set. The shared-only test modules (_testmultiphase, _ctypes_test, …) "
+        "cannot load in a static binary and stay out. A build of its own (its own cache entry): the "
+        "default build's cache is untouched. 3.11 and 3.13",
     )
     b.add_argument("--no-verify", action="store_true", help="skip the verification of the result")
     b.add_argument(

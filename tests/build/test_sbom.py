@@ -22,6 +22,7 @@ def built(tmp_path, libs=("zlib", "openssl", "readline")):
         prefix=prefix,
         patches=["0002"],
         libraries=libraries,
+        test_modules=False,
     )
 
 
