@@ -71,7 +71,7 @@ def cmd_build(args) -> int:
     builder, request, log_dir = make_builder(args, "build", reporter, args.what)
     if args.test_modules:
         request = dataclasses.replace(request, test_modules=True)
-        reporter.line(f"the test variant: for verify --stdlib-tests only, never to ship ({TEST_VARIANT})")
+        reporter.line(f"building the {TEST_VARIANT}")
     runner = builder.runner
     outcome = build_publish_verify(
         builder,
