@@ -82,7 +82,7 @@ _PROBED = {"version", "builtin_modules", "no_shared_modules", "stdlib", "hook"}
 # What the start-up hook must have installed (its REPORT["installed"]); "zip-filenames"
 # only in the one-file layout, where zipimport reads the stdlib.
 HOOK_PIECES = ("extension-refusal", "after-import-fixups", "shared-object-finder")
-HOOK_ONEFILE_PIECES = ("zip-filenames", "zip-sources", "tzdata-member")
+HOOK_ONEFILE_PIECES = ("zip-filenames", "zip-sources", "zip-file-attrs", "tzdata-member")
 # Modules whose first import must run a fix-up of the hook (imported by the probe).
 HOOK_FIXUPS = ("ssl", "ensurepip")
 HOOK_FAILED_MARK = "cpython-static: start-up hook failed:"

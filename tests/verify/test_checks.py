@@ -529,6 +529,7 @@ GOOD_HOOK = {
         "extension-refusal",
         "zip-filenames",
         "zip-sources",
+        "zip-file-attrs",
         "tzdata-member",
         "after-import-fixups",
         "shared-object-finder",
