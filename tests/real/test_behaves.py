@@ -69,6 +69,9 @@ def test_pythonpath_and_flags(python, tmp_path):
         assert res.returncode == 1 and "No module named 'extra_mod'" in res.stderr, flag
     res = run([python, "-S", "-c", "import sys; print('site' in sys.modules)"])
     assert res.stdout.strip() == "False"
+    # Read once, as upstream's main reads it: a second read loses this -X option.
+    res = run([python, "-X", "warn_default_encoding", "-c", "open('/dev/null').close()"])
+    assert "EncodingWarning" in res.stderr, res.stderr
     res = run([python, "-m", "json.tool"], input='{"b": [1, 2]}')
     assert json.loads(res.stdout) == {"b": [1, 2]}, res.stderr
 

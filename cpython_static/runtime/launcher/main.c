@@ -179,8 +179,11 @@ append_stdlib_dir(PyWideStringList *paths, const PyConfig *config, const char *a
     return is_dir ? PyWideStringList_Append(paths, dir) : PyStatus_Ok();
 }
 
+/* The one-file layout's paths, set in `config` before initialisation (which keeps what
+ * is set).  `read` is the command line and environment as CPython reads them (-E, -I,
+ * PYTHONHOME): `config` itself once read, or a read copy of it. */
 static PyStatus
-configure_one_file(PyConfig *config, const char *archive)
+configure_one_file(PyConfig *config, const PyConfig *read, const char *archive)
 {
     PyStatus status;
     wchar_t *warchive = Py_DecodeLocale(archive, NULL);
@@ -190,7 +193,7 @@ configure_one_file(PyConfig *config, const char *archive)
     /* As CPython would: PYTHONPATH's entries first (unless -E/-I), then the archive in
      * place of the stdlib directories, which do not exist. */
     PyWideStringList paths = {0, NULL};
-    const char *env = config->use_environment ? getenv("PYTHONPATH") : NULL;
+    const char *env = read->use_environment ? getenv("PYTHONPATH") : NULL;
     if (env && *env) {
         wchar_t *wenv = Py_DecodeLocale(env, NULL);
         if (wenv == NULL) {
@@ -213,7 +216,7 @@ configure_one_file(PyConfig *config, const char *archive)
     if (PyStatus_Exception(status)) {
         goto done;
     }
-    status = append_stdlib_dir(&paths, config, archive);
+    status = append_stdlib_dir(&paths, read, archive);
     if (PyStatus_Exception(status)) {
         goto done;
     }
@@ -227,7 +230,7 @@ configure_one_file(PyConfig *config, const char *archive)
     if (PyStatus_Exception(status)) {
         goto done;
     }
-    if (config->home == NULL) {  /* PYTHONHOME, when given, still decides the prefix */
+    if (read->home == NULL) {  /* PYTHONHOME, when given, still decides the prefix */
         wchar_t *prefix = prefix_of(archive);
         if (prefix == NULL) {
             status = PyStatus_NoMemory();
@@ -309,15 +312,23 @@ main(int argc, char **argv)
     if (PyStatus_Exception(status)) {
         goto fail;
     }
-    /* Parses the command line and environment (-E, -I, PYTHONHOME, ...); the paths are
-     * computed later, at initialisation, keeping whatever is set here. */
-    status = PyConfig_Read(&config);
-    if (PyStatus_Exception(status)) {
-        goto fail;
-    }
     char *archive = find_archive(argc > 0 ? argv[0] : NULL);
     if (archive) {
-        status = configure_one_file(&config, archive);
+        /* The command line and environment (-E, -I, PYTHONHOME, ...) read from a copy;
+         * the paths are computed later, at initialisation, keeping whatever is set here.
+         * Not `config` itself: initialisation would then read it a second time, and a
+         * second read re-derives -X warn_default_encoding from the argv the first one
+         * consumed, losing it (CPython 3.11-3.14, initconfig.c core_read_precmdline). */
+        PyConfig read;
+        PyConfig_InitPythonConfig(&read);
+        status = PyConfig_SetBytesArgv(&read, argc, argv);
+        if (!PyStatus_Exception(status)) {
+            status = PyConfig_Read(&read);
+        }
+        if (!PyStatus_Exception(status)) {
+            status = configure_one_file(&config, &read, archive);
+        }
+        PyConfig_Clear(&read);
         PyMem_RawFree(archive);
         if (PyStatus_Exception(status)) {
             goto fail;
