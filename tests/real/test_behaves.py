@@ -196,6 +196,26 @@ def test_cpython_test_ensurepip_passes(python, release_tarball, tmp_path):
         assert re.search(rf"^{name} \(test\.test_ensurepip\.\w+\.{name}\) \.\.\. ok$", res.stdout, re.M), name
 
 
+def test_venv_has_activate_scripts_and_a_copied_venv_its_base(venv, python, tmp_path):
+    """The activate scripts are data files in the archive (the hook copies them out), and
+    a `--copies` venv, whose interpreter is a copy of the file, still knows its base."""
+    for script in ("activate", "activate.fish", "activate.csh"):
+        assert (venv / "bin" / script).is_file(), script
+    res = subprocess.run(
+        ["bash", "-c", f". {venv}/bin/activate && python -c 'import sys; print(sys.prefix)'"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert res.stdout.strip() == str(venv), res.stderr
+    copied = tmp_path / "copied"
+    res = run([python, "-m", "venv", "--copies", "--without-pip", copied])
+    assert res.returncode == 0, res.stderr
+    code = "import sys, sysconfig; print(sys.prefix, sys.base_prefix, sysconfig.get_preferred_scheme('prefix'))"
+    res = run([copied / "bin" / "python", "-c", code])
+    assert res.stdout.split() == [str(copied), str(python.parent.parent), "venv"], res.stderr
+
+
 def test_venv_has_working_pip(venv, python):
     res = run([venv / "bin" / "python", "-c", "import sys; print(sys.prefix, sys.base_prefix)"])
     assert res.stdout.split() == [str(venv), str(python.parent.parent)], res.stderr

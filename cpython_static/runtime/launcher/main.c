@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -152,6 +153,58 @@ prefix_of(const char *archive)
     return Py_DecodeLocale(buf, NULL);
 }
 
+/* A venv whose interpreter is a copy of this file (`venv --copies`): its prefix has a
+ * pyvenv.cfg naming the base interpreter's directory (`home = <base>/bin`), whose
+ * parent is the base prefix, as CPython's getpath takes it.  (A symlinked venv needs
+ * nothing: the real file's prefix is the base one, and site reads pyvenv.cfg.)
+ * NULL when there is no such file or key. */
+static wchar_t *
+venv_base_of(const wchar_t *prefix)
+{
+    char *bytes = Py_EncodeLocale(prefix, NULL);
+    if (bytes == NULL) {
+        return NULL;
+    }
+    char cfg[PATH_MAX];
+    int n = snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", strcmp(bytes, "/") ? bytes : "");
+    PyMem_Free(bytes);
+    FILE *f = n > 0 && n < (int)sizeof(cfg) ? fopen(cfg, "re") : NULL;
+    if (f == NULL) {
+        return NULL;
+    }
+    char line[PATH_MAX + 64];
+    wchar_t *base = NULL;
+    while (base == NULL && fgets(line, sizeof(line), f)) {
+        char *eq = strchr(line, '=');
+        if (eq == NULL) {
+            continue;
+        }
+        char *key = line, *end = eq;
+        while (*key == ' ' || *key == '\t') key++;
+        while (end > key && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        if (end - key != 4 || strncasecmp(key, "home", 4) != 0) {
+            continue;
+        }
+        char *value = eq + 1;
+        while (*value == ' ' || *value == '\t') value++;
+        size_t len = strcspn(value, "\r\n");
+        while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t')) len--;
+        value[len] = '\0';
+        char *slash = strrchr(value, '/');
+        if (value[0] != '/' || slash == NULL) {
+            break;  /* not an absolute directory: leave the prefix alone */
+        }
+        if (slash == value) {
+            slash[1] = '\0';
+        } else {
+            *slash = '\0';
+        }
+        base = Py_DecodeLocale(value, NULL);
+    }
+    fclose(f);
+    return base;
+}
+
 /* <prefix>/lib/python3.X after the archive, when it is a directory (PYTHONHOME, when
  * given, is the prefix, as it is for sys.prefix). */
 static PyStatus
@@ -236,14 +289,16 @@ configure_one_file(PyConfig *config, const PyConfig *read, const char *archive)
             status = PyStatus_NoMemory();
             goto done;
         }
+        wchar_t *base = venv_base_of(prefix);
         wchar_t **fields[] = {&config->prefix, &config->exec_prefix,
                               &config->base_prefix, &config->base_exec_prefix};
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-            status = PyConfig_SetString(config, fields[i], prefix);
+            status = PyConfig_SetString(config, fields[i], i >= 2 && base ? base : prefix);
             if (PyStatus_Exception(status)) {
                 break;
             }
         }
+        PyMem_RawFree(base);
         PyMem_RawFree(prefix);
     }
 done:

@@ -420,6 +420,34 @@ def _codes_of(value):
         yield code
 
 
+def _fix_venv(venv):
+    """``python -m venv``'s activate scripts are data files of the venv package, which
+    EnvBuilder copies with os.walk over their directory: inside the archive there is no
+    directory to walk, and a venv would get none.  Scripts asked for from the archive
+    are copied out of it first."""
+    original = venv.EnvBuilder.install_scripts
+
+    def install_scripts(self, context, path):
+        if not _ARCHIVE or not str(path).startswith(_ARCHIVE + "/"):
+            return original(self, context, path)
+        import os
+        import tempfile
+        import zipfile
+
+        prefix = str(path)[len(_ARCHIVE) + 1 :].rstrip("/") + "/"
+        with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(_ARCHIVE) as archive:
+            for info in archive.infolist():
+                if info.filename.startswith(prefix) and not info.is_dir():
+                    target = os.path.join(tmp, info.filename[len(prefix) :])
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, "wb") as out:
+                        out.write(archive.read(info))
+            return original(self, context, tmp)
+
+    venv.EnvBuilder.install_scripts = install_scripts
+    return "copies the activate scripts out of the archive"
+
+
 # ------------------------------------------------------------- pip install of a C extension
 def _refuse_build_ext(module):
     """`pip install psutil` in a venv of this interpreter: the sdist's setuptools build
@@ -461,6 +489,7 @@ def install():
                 "pip._vendor.packaging.tags": _no_platform_tags,
                 "setuptools.command.build_ext": _refuse_build_ext,
                 "linecache": _fix_linecache,
+                "venv": _fix_venv,
             }
         ),
     )
