@@ -17,6 +17,7 @@ EXPECTED = {
     "libuuid",
     "zstd",
     "libyaml",
+    "libedit",
 }
 
 
