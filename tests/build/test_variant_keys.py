@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from cpython_static.build import cpython
-from cpython_static.build.cpython import CPythonBuilder, Request
+from cpython_static.build import cpython, pipeline
+from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
 from cpython_static.build.sources import load_lock
 from cpython_static.versions import get_series
 
@@ -79,3 +79,10 @@ def test_no_gpl_is_a_key_of_its_own(key_payload):
     assert payload["series"] == repr(get_series("3.13.15", "no-gpl")) != default["series"]
     assert "libedit" in libraries and not {"readline", "gdbm"} & set(libraries)
     assert cpython.digest_of(payload) != cpython.digest_of(default) and built.variant == "no-gpl"
+
+
+def test_a_variant_is_published_beside_the_default_build(tmp_path):
+    built = BuiltPython("3.13.15", "x86_64-linux-musl", tmp_path, "k" * 64, True, [])
+    assert pipeline.published_dir(tmp_path, built) == tmp_path / "cpython-3.13.15-x86_64-linux-musl"
+    built.variant = "no-gpl"
+    assert pipeline.published_dir(tmp_path, built) == tmp_path / "cpython-3.13.15-x86_64-linux-musl-no-gpl"
