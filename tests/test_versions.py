@@ -192,9 +192,8 @@ def test_no_gpl_setup_local_of_311_builds_readline_on_libedit_and_no_dbm():
     spec = get_series("3.11.2", "no-gpl").setup_local
     assert "_dbm" not in spec.enable and "readline" in spec.enable
     values = dict(spec.vars)
-    assert (
-        values["MODULE_READLINE_CFLAGS"] == "{cflags:libedit}" and values["MODULE_READLINE_LDFLAGS"] == "{libs:libedit}"
-    )
+    assert values["MODULE_READLINE_CFLAGS"] == "{cflags:libedit} -D_RL_FUNCTION_TYPEDEF"
+    assert values["MODULE_READLINE_LDFLAGS"] == "{libs:libedit}"
     assert not any(var.startswith("MODULE__DBM_") for var in values)
     assert get_series("3.13.15", "no-gpl").setup_local is None
 
