@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -14,6 +14,10 @@ from cpython_static.core.errors import UsageError
 
 class VersionError(UsageError, ValueError):
     """A version, tag or series cpython-static does not know."""
+
+
+# The build as the tables above [variant.*] in versions.toml describe it, unchanged.
+DEFAULT_VARIANT = "default"
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,13 @@ def series_of(version: str) -> str:
         raise VersionError(f"not a CPython version: {version!r}") from None
 
 
-def get_series(version: str) -> Series:
+def get_series(version: str, variant: str = DEFAULT_VARIANT) -> Series:
+    """The series of ``version``; ``variant`` (versions.toml [variant.*]) changes its tables."""
+    series = _base_series(version)
+    return series if variant == DEFAULT_VARIANT else get_variant(variant).apply(series)
+
+
+def _base_series(version: str) -> Series:
     name = series_of(version)
     table = _table()
     try:
@@ -123,6 +133,106 @@ def get_series(version: str) -> Series:
         setup_local=SetupLocal(tuple(s["setup_local"]["enable"]), tuple(s["setup_local"]["vars"].items()))
         if "setup_local" in s
         else None,
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change a variant makes to a table: ``what`` replaced by ``by`` (None: dropped)."""
+
+    what: str
+    by: str | None
+    why: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A build option's changes to the series tables (versions.toml [variant.*])."""
+
+    name: str
+    summary: str
+    readline: str  # the readline module's backend, as `readline.backend` names it
+    flag: str | None = None
+    help: str = ""
+    libraries: tuple[Change, ...] = ()
+    configure: tuple[Change, ...] = ()
+    drop_cache_vars: tuple[Change, ...] = ()
+    add_cache_vars: tuple[Arg, ...] = ()
+    disable_setup_local: tuple[Change, ...] = ()
+    setup_local_vars: tuple[Change, ...] = ()  # `by` None: the variable is left out
+
+    def apply(self, series: Series) -> Series:
+        """``series`` with this variant's changes; a change naming something the series does
+        not have is a stale table, said as such rather than ignored."""
+        return replace(
+            series,
+            libraries=self._changed("libraries", series.libraries, self.libraries),
+            configure=self._changed("configure", series.configure, self.configure, key=lambda a: a.value),
+            cache_vars=self._changed("cache_vars", series.cache_vars, self.drop_cache_vars, key=_var_name)
+            + self.add_cache_vars,
+            setup_local=self._setup_local(series.setup_local),
+        )
+
+    def _setup_local(self, spec: SetupLocal | None) -> SetupLocal | None:
+        if spec is None:
+            return None
+        enable = self._changed("setup_local", spec.enable, self.disable_setup_local)
+        vars_ = self._changed("setup_local", spec.vars, self.setup_local_vars, key=lambda kv: kv[0])
+        return SetupLocal(enable, vars_)
+
+    def _changed(self, table: str, items: tuple, changes: tuple[Change, ...], key=lambda item: item) -> tuple:
+        """``items`` with each change made in place: replaced by its ``by``, or dropped."""
+        by = {c.what: c for c in changes}
+        if stray := sorted(set(by) - {key(item) for item in items}):
+            raise VersionError(f"versions.toml [variant.{self.name}.{table}]: nothing named {', '.join(stray)}")
+        out = []
+        for item in items:
+            change = by.get(key(item))
+            if change is None:
+                out.append(item)
+            elif change.by is None:
+                continue
+            elif isinstance(item, Arg):
+                out.append(Arg(change.by, change.why))
+            elif isinstance(item, tuple):  # a (variable, value) of setup_local
+                out.append((item[0], change.by))
+            else:
+                out.append(change.by)
+        return tuple(out)
+
+
+def _var_name(arg: Arg) -> str:
+    return arg.value.split("=", 1)[0]
+
+
+def supported_variants() -> list[str]:
+    return list(_table()["variant"])
+
+
+def get_variant(name: str = DEFAULT_VARIANT) -> Variant:
+    try:
+        v = _table()["variant"][name]
+    except KeyError:
+        raise VersionError(f"no build variant {name!r}; known: {', '.join(supported_variants())}") from None
+
+    def changes(table: dict) -> tuple[Change, ...]:
+        return tuple(Change(what, e.get("by"), e["why"]) for what, e in table.items())
+
+    cache_vars = v.get("cache_vars", {})
+    setup_local = v.get("setup_local", {})
+    return Variant(
+        name=name,
+        summary=v["summary"],
+        readline=v["readline"],
+        flag=v.get("flag"),
+        help=v.get("help", ""),
+        libraries=changes(v.get("libraries", {})),
+        configure=changes(v.get("configure", {})),
+        drop_cache_vars=tuple(Change(e["var"], None, e["why"]) for e in cache_vars.get("drop", [])),
+        add_cache_vars=_args(cache_vars.get("add", []), key="var"),
+        disable_setup_local=tuple(Change(e["module"], None, e["why"]) for e in setup_local.get("disable", [])),
+        setup_local_vars=tuple(Change(e["var"], e.get("value"), e["why"]) for e in setup_local.get("vars", []))
+        + tuple(Change(e["var"], None, e["why"]) for e in setup_local.get("drop_vars", [])),
     )
 
 

@@ -20,7 +20,14 @@ from cpython_static.build.libraries import BuiltLibrary, LibraryBuilder
 from cpython_static.build.sources import Fetcher, Lock, extract
 from cpython_static.core.cache import Cache, digest_of, sha256_file
 from cpython_static.core.runner import Runner
-from cpython_static.versions import Series, VersionError, get_series, parse_release, version_of_tree
+from cpython_static.versions import (
+    DEFAULT_VARIANT,
+    Series,
+    VersionError,
+    get_series,
+    parse_release,
+    version_of_tree,
+)
 
 FORMAT = 2  # bump to rebuild every interpreter after a change in this module
 # cpython-static's main() (launcher/main.c): it adds the one-file layout's path
@@ -81,6 +88,7 @@ class BuiltPython:
     build_python: BuiltPython | None = None  # cross builds: the same release for this machine
     # The cache entry's manifest: configure arguments, autoconf used, libraries.
     manifest: dict = field(default_factory=dict)
+    variant: str = DEFAULT_VARIANT  # versions.toml [variant.*]: build --no-gpl
 
     @property
     def binary(self) -> Path:
@@ -103,8 +111,10 @@ class CPythonBuilder:
         autoconf_program: str | None = None,
         regenerate: bool = True,
         progress=None,
+        variant: str = DEFAULT_VARIANT,
     ):
         self.cache, self.fetcher, self.lock = cache, fetcher, lock
+        self.variant = variant
         self.toolchain, self.runner = toolchain, runner
         self.patches_dir = patches_dir
         self.use_series = use_series
@@ -114,7 +124,7 @@ class CPythonBuilder:
         self.progress = progress or (lambda msg: None)
 
     def build(self, request: Request) -> BuiltPython:
-        series = get_series(request.version)
+        series = get_series(request.version, self.variant)
         libs = LibraryBuilder(
             self.cache, self.fetcher, self.lock, self.toolchain, self.runner, self.jobs, self.progress
         ).build_all(list(series.libraries))
@@ -142,6 +152,8 @@ class CPythonBuilder:
                 "launcher": LAUNCHER.joinpath("main.c").read_text(),
                 # Only when there are any: builds without optimisations keep their keys.
                 **({"optimize": optimize, "training": PGO_TRAINING} if optimize else {}),
+                # Only for a variant: the default build keeps its key.
+                **({"variant": self.variant} if self.variant != DEFAULT_VARIANT else {}),
             }
         )
         entry = self.cache.lookup("cpython", key)
@@ -162,6 +174,7 @@ class CPythonBuilder:
             libs,
             build_python,
             dict(entry.manifest),
+            self.variant,
         )
 
     def source_tree(self, request: Request, selected: list | None, dest: Path) -> Path:
@@ -205,8 +218,9 @@ class CPythonBuilder:
         native = next((t for t in TARGETS.values() if t.arch == host_arch()), None)
         if native is None:
             raise VersionError(f"cross builds need a native target for this machine ({host_arch()})")
-        # This machine's default toolchain, quick: a code generator needs no speed, and it
-        # shares the libraries of a native build.
+        # This machine's default toolchain, quick, and the default variant (no variant is
+        # passed on): a code generator needs no speed and ships nothing, and it shares the
+        # libraries and interpreter of a native build.
         toolchain = make_toolchain(
             None,
             native.name,
@@ -292,6 +306,7 @@ class CPythonBuilder:
                 "autoconf_regenerated_with": regenerated,
                 "configure_args": args,
                 "libraries": {l.recipe.name: l.key for l in libs},
+                "variant": self.variant,
             }
         finally:
             shutil.rmtree(work, ignore_errors=True)

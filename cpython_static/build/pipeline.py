@@ -34,6 +34,7 @@ from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner
 from cpython_static.verify.checks import VerifyReport, resolve_emulator, verify
+from cpython_static.versions import DEFAULT_VARIANT
 
 
 @dataclass
@@ -71,7 +72,9 @@ class Outcome:
 
 
 def published_dir(out: Path, built: BuiltPython) -> Path:
-    return out / f"cpython-{built.version}-{built.target}"
+    # A variant beside the default build in the same --out, not over it.
+    suffix = f"-{built.variant}" if built.variant != DEFAULT_VARIANT else ""
+    return out / f"cpython-{built.version}-{built.target}{suffix}"
 
 
 def cache_out(cache: Cache, built: BuiltPython) -> Path:
@@ -189,5 +192,6 @@ def build_publish_verify(
             version=built.version,
             target=built.target,
             added_modules=added.modules if added else (),
+            variant=built.variant,
         )
     return Outcome(built, binary, onefile, tree, report, duration, added)

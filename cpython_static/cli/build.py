@@ -10,6 +10,7 @@ from cpython_static.build.patches import default_patches_dir
 from cpython_static.cli.output import Reporter, context
 from cpython_static.core.errors import EXIT_FAILED, EXIT_OK
 from cpython_static.core.runner import Runner, StepFailed
+from cpython_static.versions import DEFAULT_VARIANT
 
 DEFAULT_VERSION = "3.13.15"
 
@@ -20,7 +21,7 @@ def make_builder(args, command: str, reporter: Reporter, what: str):
     from cpython_static.build.cpython import CPythonBuilder, resolve_request
     from cpython_static.build.sources import Fetcher, load_lock
     from cpython_static.build.toolchain import make_toolchain
-    from cpython_static.versions import get_series
+    from cpython_static.versions import get_series, get_variant
 
     ctx = context(args, command, reporter)
     cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
@@ -28,7 +29,12 @@ def make_builder(args, command: str, reporter: Reporter, what: str):
         reporter.line(f"removed scratch directory of a process that died: {leftover}")
     lock = load_lock()
     request = resolve_request(what, lock)
-    reporter.line(f"CPython {request.version} for {args.target}; logs in {log_dir}")
+    variant = getattr(args, "variant", None) or DEFAULT_VARIANT
+    reporter.line(
+        f"CPython {request.version} for {args.target}"
+        + (f", variant {variant} ({get_variant(variant).summary})" if variant != DEFAULT_VARIANT else "")
+        + f"; logs in {log_dir}"
+    )
     toolchain = make_toolchain(
         args.toolchain,
         args.target,
@@ -57,6 +63,7 @@ def make_builder(args, command: str, reporter: Reporter, what: str):
         autoconf_program=getattr(args, "autoconf", None),
         regenerate=not getattr(args, "no_regen", False),
         progress=reporter.line,
+        variant=variant,
     )
     return builder, request, log_dir
 
@@ -103,6 +110,7 @@ def cmd_build(args) -> int:
         "tree": str(tree) if tree else None,
         "version": built.version,
         "target": built.target,
+        "variant": built.variant,  # versions.toml [variant.*]: "default", or "no-gpl" (--no-gpl)
         "modules": modules,
         "duration_s": round(duration, 1),
         "patches": built.patches,
@@ -124,7 +132,9 @@ def cmd_build(args) -> int:
     else:
         print(f"{'OK' if result['ok'] else 'FAILED'}: {binary}")
         print(
-            f"  CPython {built.version} {built.target}, {len(modules)} built-in modules, "
+            f"  CPython {built.version} {built.target}"
+            + (f" ({built.variant})" if built.variant != DEFAULT_VARIANT else "")
+            + f", {len(modules)} built-in modules, "
             f"{result['size_bytes'] / 1e6:.1f} MB, {duration:.0f}s"
         )
         if outcome.added:
@@ -147,8 +157,21 @@ def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
         return []
 
 
+def add_variant_options(b: argparse.ArgumentParser, describe=lambda variant: variant.help) -> None:
+    """One option per build variant of versions.toml (--no-gpl), its --help from the table
+    (``describe``: the text, from the variant)."""
+    from cpython_static.versions import get_variant, supported_variants
+
+    for variant in map(get_variant, supported_variants()):
+        if variant.flag:
+            b.add_argument(
+                variant.flag, dest="variant", action="store_const", const=variant.name, help=describe(variant)
+            )
+
+
 def add_toolchain_options(b: argparse.ArgumentParser) -> None:
-    """--target, --toolchain, --optimize, --jobs: how the interpreter is built (build, pack)."""
+    """--target, --toolchain, --optimize, --jobs and the variants (--no-gpl): how the
+    interpreter is built (build, pack)."""
     from cpython_static.build.toolchain import DEFAULT_TARGET, OPTIMIZE_ENV, OPTIMIZE_LEVELS, TARGETS, TOOLCHAINS
 
     b.add_argument(
@@ -168,6 +191,7 @@ def add_toolchain_options(b: argparse.ArgumentParser) -> None:
         f"none of the slow-to-build ones, for trying a change (default: ${OPTIMIZE_ENV}, else full)",
     )
     b.add_argument("--jobs", "-j", type=int, help="parallel make jobs (default: number of CPUs)")
+    add_variant_options(b)
 
 
 def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:

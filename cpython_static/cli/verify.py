@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from cpython_static.cli.build import add_variant_options
 from cpython_static.cli.output import Reporter, context
 from cpython_static.core.cache import default_root
 from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, UsageError, WorkFailed
@@ -30,6 +31,7 @@ def cmd_verify(args) -> int:
         target=args.target,
         only=args.only or None,
         added_modules=args.with_module or (),
+        variant=args.variant,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -169,6 +171,14 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         help="a built-in module `build --with` added (full dotted name, e.g. psutil._psutil_linux; "
         "repeatable; `build --json` lists them under added.modules): expected beside the series' "
         "table, and imported as a built-in by the added_modules check",
+    )
+    add_variant_options(
+        v,
+        lambda variant: (
+            f"fail unless BINARY is the {variant.name} build ({variant.summary}): its module "
+            "table, readline and dbm smoke checks, and an SBOM that declares it with a licence to match "
+            "(default: the build the SBOM beside BINARY declares, else the default one)"
+        ),
     )
     v.add_argument("--verbose", "-v", action="store_true", help="show details of passing checks too")
     v.add_argument(

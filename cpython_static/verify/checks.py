@@ -15,9 +15,17 @@ The verdict is a list of named checks, in this order:
                           ``ensurepip.version()`` is the bundled pip's (the wheel keeps its
                           name); a hook that raised (main.c only prints that and carries
                           on) fails here, with the traceback's last line;
+* ``added_modules``, ``sbom`` and ``variant`` when there is something to compare with
+  (what `build --with` added; the SBOM beside the file; a build variant asked for, or the
+  one the SBOM declares): ``variant`` says which build the file is, from the interpreter
+  itself (readline's library, which of the modules a variant leaves out exist) against
+  what was asked or the SBOM declares (its components, its licence for the whole file,
+  the licence texts' sections): GNU readline and gdbm, GPL-3.0-or-later, by default;
+  libedit, no _gdbm or _dbm, a permissive licence for `build --no-gpl`;
 * one check per smoke check of ``smoke_checks.py``, run inside the interpreter (a check
   that exercises a module new in some series, ``smoke_checks.REQUIRES``, runs where the
-  series' module table expects that module).
+  series' module table expects that module; readline and dbm are checked as the variant
+  builds them).
 
 Problems that make verification impossible (binary absent or not ELF, no emulator
 for a foreign CPU, no ``openssl`` tool, an unknown check name) raise VerifyError;
@@ -39,6 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cpython_static.build.sbom import GPL
 from cpython_static.core.arch import host_arch, target_arch
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner, StepFailed
@@ -52,8 +61,9 @@ from cpython_static.verify.modules import (
     compare_modules,
     expected_builtin_modules,
     load_module_tables,
+    variant_removes,
 )
-from cpython_static.versions import Release
+from cpython_static.versions import DEFAULT_VARIANT, Release, get_variant, supported_variants
 
 __all__ = [
     "Check",
@@ -221,10 +231,14 @@ def check_hardening(elf: ElfInfo, data: bytes) -> Check:
     return Check("hardening", True, "; ".join(said))
 
 
-# What the interpreter says about the C libraries linked into it, for the `sbom` check:
-# SBOM component name -> version as the module reports it (absent module: not reported).
-_REPORTED_VERSIONS = r"""
-import json
+# What the interpreter says about the C libraries linked into it: "versions", for the
+# `sbom` check: SBOM component name -> version as the module reports it (absent module:
+# not reported; libedit reports none); "readline" (its library's own words), "modules"
+# (which of those a variant may leave out exist) and "dbm" (what dbm.open() makes), for
+# the `variant` check.
+LIBEDIT_TAG = smoke_checks.LIBEDIT_TAG
+_LIBRARY_FACTS = r"""
+import json, os, sys, tempfile
 got = {}
 def take(name, fn):
     try:
@@ -234,10 +248,29 @@ def take(name, fn):
 take("openssl", lambda: __import__("ssl").OPENSSL_VERSION.split()[1])
 take("sqlite", lambda: __import__("sqlite3").sqlite_version)
 take("zlib", lambda: __import__("zlib").ZLIB_RUNTIME_VERSION)
-take("readline", lambda: __import__("readline")._READLINE_LIBRARY_VERSION)
+readline = {}
+try:
+    readline["library"] = __import__("readline")._READLINE_LIBRARY_VERSION
+except Exception as exc:
+    readline["error"] = "%s: %s" % (type(exc).__name__, exc)
+if not readline.get("library", __TAG__).startswith(__TAG__):
+    got["readline"] = readline["library"]
 take("ncurses", lambda: "{0.major}.{0.minor}-{0.patch}".format(__import__("curses").ncurses_version))
 take("gdbm", lambda: ".".join(map(str, __import__("_gdbm")._GDBM_VERSION)))
-print(json.dumps(got))
+dbm = None
+try:
+    import dbm as _dbm_package
+    with tempfile.TemporaryDirectory() as tmp:
+        _dbm_package.open(os.path.join(tmp, "db"), "c").close()
+        dbm = _dbm_package.whichdb(os.path.join(tmp, "db"))
+except Exception as exc:
+    dbm = "%s: %s" % (type(exc).__name__, exc)
+print(json.dumps({
+    "versions": got,
+    "readline": readline,
+    "modules": sorted(set(__OPTIONAL__) & set(sys.builtin_module_names)),
+    "dbm": dbm,
+}))
 """
 
 
@@ -533,8 +566,10 @@ class _Session:
             )
         return make_tls_material(self.runner, openssl, self.workdir / "tls")
 
-    def smoke(self, names: Sequence[str]) -> list[Check]:
-        extra: list[str] = []
+    def smoke(self, names: Sequence[str], variant: str = DEFAULT_VARIANT) -> list[Check]:
+        # readline and dbm as the variant builds them (versions.toml, modules.toml).
+        extra = ["--readline-backend", get_variant(variant).readline]
+        extra += [arg for module in variant_removes(variant) for arg in ("--absent", module)]
         checks_by_name: dict[str, Check] = {}
         if "ssl" in names:
             try:
@@ -681,7 +716,12 @@ def _read_binary(binary: Path) -> ElfInfo:
 
 
 def _probed_checks(
-    session: _Session, selected: list[str], version: str | None, target: str, added: Sequence[str] = ()
+    session: _Session,
+    selected: list[str],
+    version: str | None,
+    target: str,
+    added: Sequence[str] = (),
+    variant: str = DEFAULT_VARIANT,
 ) -> tuple[list[Check], dict | None]:
     started = time.monotonic()
     answer, why = session.probe()
@@ -694,7 +734,7 @@ def _probed_checks(
     makers = {
         "version": lambda: check_version(actual_version, version),
         "builtin_modules": lambda: check_builtin_modules(
-            answer["builtin_module_names"], series, target, load_module_tables(), added
+            answer["builtin_module_names"], series, target, load_module_tables(variant=variant), added
         ),
         "no_shared_modules": lambda: check_no_shared_modules(answer["dynload_dirs"], answer["errors"]),
         "stdlib": lambda: check_stdlib(ends_with_zip(session.binary), answer["executable"], answer["stdlib_module"]),
@@ -703,42 +743,181 @@ def _probed_checks(
     return [_timed(makers[n])() for n in wanted], answer
 
 
-def _check_sbom(session: _Session, sbom_file: Path, answer: dict) -> Check:
-    try:
-        doc = json.loads(sbom_file.read_text())
-    except (OSError, ValueError) as exc:
-        return Check("sbom", False, f"{sbom_file}: unreadable ({exc})")
+def _library_facts(session: _Session) -> dict | str:
+    """The interpreter's answer to _LIBRARY_FACTS, or why there is none."""
+    script = _LIBRARY_FACTS.replace("__TAG__", repr(LIBEDIT_TAG)).replace("__OPTIONAL__", repr(_variant_modules()))
     res = session.runner.run(
         "verify: library versions",
-        [*session.interpreter(), "-I", "-c", _REPORTED_VERSIONS],
+        [*session.interpreter(), "-I", "-c", script],
         env=session.env(),
         capture=True,
         check=False,
         timeout=PROBE_TIMEOUT_S,
     )
-    reported = _last_json_line(res.output, "{")
-    if res.returncode != 0 or reported is None:
-        return Check("sbom", False, f"could not ask the interpreter for its library versions (log: {res.log})")
-    ok, detail = sbom_verdict(doc, format_version(answer["version_info"]), reported)
+    facts = _last_json_line(res.output, "{")
+    if res.returncode != 0 or facts is None:
+        return f"could not ask the interpreter for its library versions (log: {res.log})"
+    return facts
+
+
+def _read_sbom(sbom_file: Path) -> dict | str:
+    try:
+        return json.loads(sbom_file.read_text())
+    except (OSError, ValueError) as exc:
+        return f"{sbom_file}: unreadable ({exc})"
+
+
+def _licence_sections(sbom_file: Path) -> set[tuple[str, str]] | None:
+    """(name, version) of each section of the licence texts beside an SBOM (None: no file)."""
     texts = sbom_file.with_name(sbom_file.name.removesuffix(".spdx.json") + ".licenses.txt")
-    if texts.is_file():  # the licence texts beside it: a section per component
-        headers = set(re.findall(r"^==== (\S+) (\S+) ", texts.read_text(errors="replace"), flags=re.M))
+    if not texts.is_file():
+        return None
+    return set(re.findall(r"^==== (\S+) (\S+) ", texts.read_text(errors="replace"), flags=re.M))
+
+
+def _check_sbom(sbom_file: Path, doc: dict | str, facts: dict | str, answer: dict) -> Check:
+    if isinstance(doc, str):
+        return Check("sbom", False, doc)
+    if isinstance(facts, str):
+        return Check("sbom", False, facts)
+    ok, detail = sbom_verdict(doc, format_version(answer["version_info"]), facts["versions"])
+    sections = _licence_sections(sbom_file)
+    if sections is not None:  # the licence texts beside it: a section per component
         missing = [
             f"{p['name']} {p['versionInfo']}"
             for p in doc.get("packages", [])
-            if (p["name"], p["versionInfo"]) not in headers
+            if (p["name"], p["versionInfo"]) not in sections
         ]
+        texts = sbom_file.name.removesuffix(".spdx.json") + ".licenses.txt"
         if missing:
-            ok, detail = False, f"{detail}; {texts.name} has no section for {', '.join(missing)}"
+            ok, detail = False, f"{detail}; {texts} has no section for {', '.join(missing)}"
         else:
-            detail += f"; licence texts: {texts.name}"
+            detail += f"; licence texts: {texts}"
     return Check("sbom", ok, f"{sbom_file.name}: {detail}")
 
 
-def _series_modules(answer: dict, target: str) -> frozenset[str]:
+# ================================================================ build variants
+def _variant_removed() -> set[str]:
+    """The built-in modules some build variant leaves out (modules.toml [variant.*])."""
+    return {m for v in supported_variants() for m in variant_removes(v)}
+
+
+def _variant_modules() -> list[str]:
+    """What tells the variants apart among the built-in modules: those some variant leaves
+    out, and readline (whose library differs)."""
+    return sorted(_variant_removed() | {"readline"})
+
+
+def _swapped_libraries() -> set[str]:
+    """The libraries some variant replaces, drops or brings (readline, gdbm, libedit).  The
+    recipes a variant swaps are named as their sources, so these are SBOM names too."""
+    out = set()
+    for v in map(get_variant, supported_variants()):
+        out |= {c.what for c in v.libraries} | {c.by for c in v.libraries if c.by}
+    return out
+
+
+def binary_variant(facts: Mapping) -> str | None:
+    """The build variant an interpreter is, from its own answers (_LIBRARY_FACTS): readline's
+    backend and which of the modules the variants leave out it has; None: none of them."""
+    library = facts["readline"].get("library")
+    backend = None if library is None else "editline" if library.startswith(LIBEDIT_TAG) else "readline"
+    present, removed = set(facts["modules"]), _variant_removed()
+    for name in supported_variants():
+        leaves_out = set(variant_removes(name))
+        if get_variant(name).readline == backend and not present & leaves_out and removed - leaves_out <= present:
+            return name
+    return None
+
+
+def declared_variant(doc: Mapping) -> str:
+    """The build variant an SBOM declares by its components: the one whose library changes
+    it shows (libedit listed, neither readline nor gdbm), else the default."""
+    names = {p["name"] for p in doc.get("packages", [])}
+    for name in supported_variants():
+        changes = get_variant(name).libraries
+        if changes and all(c.what not in names and (c.by is None or c.by in names) for c in changes):
+            return name
+    return DEFAULT_VARIANT
+
+
+def _seen(facts: Mapping) -> str:
+    """What the interpreter says of itself that tells the variants apart, in words."""
+    readline, removed = facts["readline"], sorted(_variant_removed())
+    library = readline.get("library")
+    if library is None:
+        said = f"no readline ({readline.get('error', 'not built')})"
+    elif library.startswith(LIBEDIT_TAG):
+        said = f"readline on libedit ({library})"
+    else:
+        said = f"readline on GNU readline {library}"
+    left_out = [m for m in removed if m not in facts["modules"]]
+    said += f", no {', '.join(left_out)}" if left_out else f", with {', '.join(removed)}"
+    return said + f"; dbm.open() makes {facts['dbm']}"
+
+
+def variant_verdict(
+    facts: Mapping,
+    asked: str | None,
+    doc: Mapping | None,
+    sections: set[str] | None = None,
+    sbom_name: str = "the SBOM",
+) -> tuple[bool, str]:
+    """Whether the interpreter is the variant ``asked`` for (None: the one ``doc``, its SBOM,
+    declares), and whether the SBOM says what it is: the right components, a licence for the
+    whole file that is GPL exactly when a component is, and (``sections``: the components the
+    licence texts have a section for) licence texts for exactly those components."""
+    actual, seen = binary_variant(facts), _seen(facts)
+    problems, said = [], []
+    expected = asked or (declared_variant(doc) if doc is not None else None)
+    if actual is None:
+        problems.append(f"the file is no build variant ({seen})")
+    elif expected is not None and actual != expected:
+        problems.append(
+            f"the file is the {actual} build ({seen}), not {expected}" + ("" if asked else f" as {sbom_name} declares")
+        )
+    if doc is not None and doc.get("packages"):
+        packages, swapped = doc["packages"], _swapped_libraries()
+        if actual is not None and (declared := declared_variant(doc)) != actual:
+            problems.append(f"{sbom_name} declares the {declared} build")
+        whole = packages[0].get("licenseConcluded", "NOASSERTION")
+        gpl = sorted(p["name"] for p in packages if GPL.search(p.get("licenseDeclared", "")))
+        if bool(gpl) != bool(GPL.search(whole)):
+            problems.append(
+                f"{sbom_name} gives the file {whole}, but its GPL components are: {', '.join(gpl) or 'none'}"
+            )
+        listed = sorted(f"{p['name']} {p['versionInfo']}" for p in packages if p["name"] in swapped)
+        said.append(
+            f"as {sbom_name} declares ({', '.join(listed) or 'none of ' + ', '.join(sorted(swapped))}; the file: {whole})"
+        )
+        if sections is not None:
+            if extra := sorted(sections - {p["name"] for p in packages}):
+                problems.append(f"licence texts for {', '.join(extra)}, which {sbom_name} does not list")
+            has, lacks = sorted(swapped & sections), sorted(swapped - sections)
+            said.append(
+                "licence texts: "
+                + (" and ".join(has) + "'s" if has else "no swapped library's")
+                + (", none of " + "'s or ".join(lacks) + "'s" if lacks else "")
+            )
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"{actual}: {seen}" + "".join(f"; {s}" for s in said)
+
+
+def _check_variant(sbom_file: Path, doc: dict | str | None, facts: dict | str, asked: str | None) -> Check:
+    if isinstance(facts, str):
+        return Check("variant", False, facts)
+    if isinstance(doc, str):
+        return Check("variant", False, doc)
+    sections = _licence_sections(sbom_file)
+    names = {name for name, _ in sections} if sections is not None else None
+    return Check("variant", *variant_verdict(facts, asked, doc, names, sbom_file.name))
+
+
+def _series_modules(answer: dict, target: str, variant: str = DEFAULT_VARIANT) -> frozenset[str]:
     """The modules the binary's series should have: its table's, or (no reviewed table)
     what it reports, so that a series-specific check still runs where it can."""
-    table = load_module_tables().get("{}.{}".format(*answer["version_info"][:2]))
+    table = load_module_tables(variant=variant).get("{}.{}".format(*answer["version_info"][:2]))
     try:
         return expected_builtin_modules(table, target) if table else frozenset()
     except UnverifiedSeries:
@@ -755,15 +934,22 @@ def verify(
     only: list[str] | None = None,
     added_modules: Sequence[str] = (),
     sbom: Path | None = None,
+    variant: str | None = None,
 ) -> VerifyReport:
     """Run the selected checks (all by default) on ``binary``; see the module docstring.
     ``added_modules``: the third-party modules `build --with` compiled in (full dotted
-    names), expected beside the table's and imported as built-ins (``added_modules``)."""
+    names), expected beside the table's and imported as built-ins (``added_modules``).
+    ``variant``: the build variant the file must be (versions.toml [variant.*]); None: the
+    one its SBOM declares, else the default; its module table and smoke checks apply."""
     binary = Path(binary).absolute()
     selected = _selected(only)
     if version is not None:
         _requested(version)
     elf = _read_binary(binary)
+    sbom_file = sbom if sbom is not None else binary.with_name(binary.name + ".spdx.json")
+    doc = _read_sbom(sbom_file) if sbom_file.is_file() else None
+    expected = variant or (declared_variant(doc) if isinstance(doc, dict) else DEFAULT_VARIANT)
+    get_variant(expected)  # an unknown name is the caller's mistake, said before anything runs
     target = target or f"{elf.machine}-linux-musl"
     checks: list[Check] = []
     if "static" in selected:
@@ -777,7 +963,7 @@ def verify(
         prefix = resolve_emulator(target, emulator, search_path)
         with tempfile.TemporaryDirectory(prefix="cpython-static-verify-") as tmp:
             session = _Session(binary, runner, prefix, Path(tmp))
-            probed, answer = _probed_checks(session, selected, version, target, added_modules)
+            probed, answer = _probed_checks(session, selected, version, target, added_modules, expected)
             checks += probed
             if added_modules and only is None:  # the check of what build --with added
                 checks.append(
@@ -790,18 +976,20 @@ def verify(
                         )
                     )()
                 )
-            sbom_file = sbom if sbom is not None else binary.with_name(binary.name + ".spdx.json")
-            if only is None and answer is not None and sbom_file.is_file():
-                checks.append(_timed(lambda: _check_sbom(session, sbom_file, answer))())
+            # The SBOM's, and the variant's when there is one to compare with.
+            if only is None and answer is not None and (doc is not None or variant is not None):
+                facts = _library_facts(session)
+                if doc is not None:
+                    checks.append(_timed(_check_sbom)(sbom_file, doc, facts, answer))
+                checks.append(_timed(_check_variant)(sbom_file, doc, facts, variant))
             smoke_names = [n for n in runtime if n in SMOKE_CHECKS]
             if only is None and answer is not None:
+                modules = _series_modules(answer, target, expected)
                 smoke_names = [
-                    n
-                    for n in smoke_names
-                    if n not in smoke_checks.REQUIRES or smoke_checks.REQUIRES[n] in _series_modules(answer, target)
+                    n for n in smoke_names if n not in smoke_checks.REQUIRES or smoke_checks.REQUIRES[n] in modules
                 ]
             if smoke_names:
-                checks += session.smoke(smoke_names)
+                checks += session.smoke(smoke_names, expected)
     return VerifyReport(
         binary=binary,
         version=format_version(answer["version_info"]) if answer else version or "unknown",

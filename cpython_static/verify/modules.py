@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from cpython_static.versions import DEFAULT_VARIANT
 
 MODULES_TOML = Path(__file__).resolve().parents[1] / "modules.toml"
 
@@ -56,9 +58,28 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
     )
 
 
-def load_module_tables(path: Path | None = None) -> dict[str, SeriesTable]:
+def load_module_tables(path: Path | None = None, variant: str = DEFAULT_VARIANT) -> dict[str, SeriesTable]:
+    """Every series' table; for a build ``variant``, without the modules it leaves out
+    (then excluded, with the variant's reason)."""
     data = tomllib.loads((path or MODULES_TOML).read_text(encoding="utf-8"))
-    return {series: _series_from_toml(series, raw) for series, raw in data["series"].items()}
+    tables = {series: _series_from_toml(series, raw) for series, raw in data["series"].items()}
+    removed = variant_removes(variant, data)
+    if not removed:
+        return tables
+    for series, table in tables.items():
+        if table.derived and (stray := sorted(removed.keys() - table.builtin)):
+            raise ValueError(f"modules.toml: variant {variant} removes {stray}, which {series} does not build")
+        tables[series] = replace(table, builtin=table.builtin - removed.keys(), excluded={**table.excluded, **removed})
+    return tables
+
+
+def variant_removes(variant: str, data: Mapping | None = None) -> dict[str, str]:
+    """The built-in modules ``variant`` leaves out of every series, name -> reason."""
+    data = data if data is not None else tomllib.loads(MODULES_TOML.read_text(encoding="utf-8"))
+    removed = dict(data.get("variant", {}).get(variant, {}).get("remove", {}))
+    if blank := [name for name, why in removed.items() if not str(why).strip()]:
+        raise ValueError(f"modules.toml: variant {variant} removes {blank} without a reason")
+    return removed
 
 
 class UnverifiedSeries(LookupError):
