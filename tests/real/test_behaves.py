@@ -69,6 +69,11 @@ def test_pythonpath_and_flags(python, tmp_path):
         assert res.returncode == 1 and "No module named 'extra_mod'" in res.stderr, flag
     res = run([python, "-S", "-c", "import sys; print('site' in sys.modules)"])
     assert res.stdout.strip() == "False"
+    # Development mode and the debug allocator: their hooks refuse PyMem_Malloc before
+    # initialisation, so the launcher must use only the raw allocator there.
+    for argv, env in (((python, "-X", "dev"), None), ((python,), {"PYTHONMALLOC": "debug"})):
+        res = run([*argv, "-c", "import sys; print(sys.flags.dev_mode)"], env=env)
+        assert res.returncode == 0 and res.stdout.strip() in ("True", "False"), (argv, env, res.stderr)
     # Read once, as upstream's main reads it: a second read loses this -X option.
     res = run([python, "-X", "warn_default_encoding", "-c", "open('/dev/null').close()"])
     assert "EncodingWarning" in res.stderr, res.stderr

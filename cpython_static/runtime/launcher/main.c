@@ -131,14 +131,16 @@ find_archive(const char *argv0)
     return NULL;
 }
 
-/* <prefix>/bin/python3.X -> <prefix>: the real file's grandparent directory. */
-static wchar_t *
-prefix_of(const char *archive)
+/* <prefix>/bin/python3.X -> <prefix>: the real file's grandparent directory, as bytes.
+ * (Paths stay bytes until they go into the configuration: before initialisation only
+ * the raw allocator may be used, and Py_EncodeLocale allocates with PyMem_Malloc,
+ * which the debug hooks of -X dev and PYTHONMALLOC=debug refuse without a GIL.) */
+static void
+prefix_path(const char *archive, char *buf, size_t size)
 {
     char real[PATH_MAX];
     const char *path = realpath(archive, real) ? real : archive;
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", path);
+    snprintf(buf, size, "%s", path);
     for (int up = 0; up < 2; up++) {
         char *slash = strrchr(buf, '/');
         if (slash == NULL) {
@@ -150,7 +152,14 @@ prefix_of(const char *archive)
         }
         *slash = '\0';
     }
-    return Py_DecodeLocale(buf, NULL);
+}
+
+static wchar_t *
+prefix_of(const char *archive)
+{
+    char buf[PATH_MAX];
+    prefix_path(archive, buf, sizeof(buf));
+    return Py_DecodeLocale(buf, NULL);  /* raw allocator: freed with PyMem_RawFree */
 }
 
 /* A venv whose interpreter is a copy of this file (`venv --copies`): its prefix has a
@@ -159,15 +168,12 @@ prefix_of(const char *archive)
  * nothing: the real file's prefix is the base one, and site reads pyvenv.cfg.)
  * NULL when there is no such file or key. */
 static wchar_t *
-venv_base_of(const wchar_t *prefix)
+venv_base_of(const char *archive)
 {
-    char *bytes = Py_EncodeLocale(prefix, NULL);
-    if (bytes == NULL) {
-        return NULL;
-    }
+    char prefix[PATH_MAX];
+    prefix_path(archive, prefix, sizeof(prefix));
     char cfg[PATH_MAX];
-    int n = snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", strcmp(bytes, "/") ? bytes : "");
-    PyMem_Free(bytes);
+    int n = snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", strcmp(prefix, "/") ? prefix : "");
     FILE *f = n > 0 && n < (int)sizeof(cfg) ? fopen(cfg, "re") : NULL;
     if (f == NULL) {
         return NULL;
@@ -208,28 +214,34 @@ venv_base_of(const wchar_t *prefix)
 /* <prefix>/lib/python3.X after the archive, when it is a directory (PYTHONHOME, when
  * given, is the prefix, as it is for sys.prefix). */
 static PyStatus
-append_stdlib_dir(PyWideStringList *paths, const PyConfig *config, const char *archive)
+append_stdlib_dir(PyWideStringList *paths, const PyConfig *read, const char *archive)
 {
-    wchar_t *prefix = config->home ? NULL : prefix_of(archive);
-    const wchar_t *base = config->home ? config->home : prefix;
-    if (base == NULL) {
-        return PyStatus_NoMemory();
+    char base[PATH_MAX];
+    if (read->home) {
+        /* PYTHONHOME as given (the bytes the configuration decoded) */
+        const char *home = getenv("PYTHONHOME");
+        if (home == NULL || strchr(home, ':')) {
+            return PyStatus_Ok();  /* set otherwise, or prefix:exec_prefix: nothing to add */
+        }
+        snprintf(base, sizeof(base), "%s", home);
     }
-    wchar_t dir[PATH_MAX];
-    int n = swprintf(dir, PATH_MAX, L"%ls%lslib/python%d.%d", base,
-                     wcscmp(base, L"/") ? L"/" : L"", PY_MAJOR_VERSION, PY_MINOR_VERSION);
-    PyMem_RawFree(prefix);
-    if (n < 0 || n >= PATH_MAX) {
-        return PyStatus_Ok();  /* too long to be a directory */
+    else {
+        prefix_path(archive, base, sizeof(base));
     }
-    char *bytes = Py_EncodeLocale(dir, NULL);
-    if (bytes == NULL) {
-        return PyStatus_NoMemory();
-    }
+    char dir[PATH_MAX];
+    int n = snprintf(dir, sizeof(dir), "%s%slib/python%d.%d", base, strcmp(base, "/") ? "/" : "",
+                     PY_MAJOR_VERSION, PY_MINOR_VERSION);
     struct stat st;
-    int is_dir = stat(bytes, &st) == 0 && S_ISDIR(st.st_mode);
-    PyMem_Free(bytes);
-    return is_dir ? PyWideStringList_Append(paths, dir) : PyStatus_Ok();
+    if (n < 0 || n >= (int)sizeof(dir) || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return PyStatus_Ok();
+    }
+    wchar_t *wdir = Py_DecodeLocale(dir, NULL);
+    if (wdir == NULL) {
+        return PyStatus_NoMemory();
+    }
+    PyStatus status = PyWideStringList_Append(paths, wdir);
+    PyMem_RawFree(wdir);
+    return status;
 }
 
 /* The one-file layout's paths, set in `config` before initialisation (which keeps what
@@ -289,7 +301,7 @@ configure_one_file(PyConfig *config, const PyConfig *read, const char *archive)
             status = PyStatus_NoMemory();
             goto done;
         }
-        wchar_t *base = venv_base_of(prefix);
+        wchar_t *base = venv_base_of(archive);
         wchar_t **fields[] = {&config->prefix, &config->exec_prefix,
                               &config->base_prefix, &config->base_exec_prefix};
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
