@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -14,6 +14,10 @@ from cpython_static.core.errors import UsageError
 
 class VersionError(UsageError, ValueError):
     """A version, tag or series cpython-static does not know."""
+
+
+# The build as the tables above [variant.*] in versions.toml describe it, unchanged.
+DEFAULT_VARIANT = "default"
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,6 @@ class Series:
     libc_needs: tuple[str, ...] = field(default=(), repr=False)
     # Not in repr (a cache key input): the build keys the optimisations it applied.
     optimize: tuple[Optimization, ...] = field(default=(), repr=False)
-    # The test variant (build --test-modules); None: the series has none.  Not in repr
-    # either: only the variant's key has it, so a default build's key stays what it was.
-    test_modules: TestModules | None = field(default=None, repr=False)
 
     def optimize_args(self, capabilities) -> list[Optimization]:
         """The optimisations a toolchain with ``capabilities`` gives this series."""
@@ -65,42 +66,6 @@ class SetupLocal:
 
     enable: tuple[str, ...]
     vars: tuple[tuple[str, str], ...]
-
-
-# What the test variant's SBOM says of it (build/sbom.py writes it, verify reads it back):
-# a file carrying it is for verify --stdlib-tests, never to ship.
-TEST_VARIANT = "test variant (build --test-modules): CPython's test-only C modules built in; for verify --stdlib-tests only, never to ship"
-
-
-@dataclass(frozen=True)
-class Replacement:
-    """A configure argument of the test variant, in place of one the shipped build has."""
-
-    value: str
-    replaces: str
-    why: str
-
-
-@dataclass(frozen=True)
-class TestModules:
-    """The test variant of a series (versions.toml [common.test_modules] and the series'):
-    CPython's test-only C modules built in, for ``verify --stdlib-tests`` only."""
-
-    patches: str  # a directory under patches/ with a series of its own
-    configure: tuple[Replacement, ...]
-    install: tuple[Arg, ...]  # `make install` arguments
-    left_out: tuple[str, ...]  # test modules that can only be built shared
-    left_out_why: str
-
-    def configure_args(self, args: list[str]) -> list[str]:
-        """``args`` (the shipped build's) with each replacement in place; a replaced
-        argument missing from them is a table that no longer matches the build."""
-        out = list(args)
-        for r in self.configure:
-            if r.replaces not in out:
-                raise VersionError(f"versions.toml [common.test_modules]: {r.replaces} is not a configure argument")
-            out[out.index(r.replaces)] = r.value
-        return out + [f"py_cv_module_{name}=n/a" for name in self.left_out]
 
 
 @dataclass(frozen=True)
@@ -134,7 +99,13 @@ def series_of(version: str) -> str:
         raise VersionError(f"not a CPython version: {version!r}") from None
 
 
-def get_series(version: str) -> Series:
+def get_series(version: str, variant: str = DEFAULT_VARIANT) -> Series:
+    """The series of ``version``; ``variant`` (versions.toml [variant.*]) changes its tables."""
+    series = _base_series(version)
+    return series if variant == DEFAULT_VARIANT else get_variant(variant).apply(series)
+
+
+def _base_series(version: str) -> Series:
     name = series_of(version)
     table = _table()
     try:
@@ -162,18 +133,122 @@ def get_series(version: str) -> Series:
         setup_local=SetupLocal(tuple(s["setup_local"]["enable"]), tuple(s["setup_local"]["vars"].items()))
         if "setup_local" in s
         else None,
-        test_modules=_test_modules(common["test_modules"], s["test_modules"]) if "test_modules" in s else None,
     )
 
 
-def _test_modules(common: dict, series: dict) -> TestModules:
-    left_out = series.get("left_out", {"modules": [], "why": ""})
-    return TestModules(
-        patches=common["patches"],
-        configure=tuple(Replacement(e["arg"], e["replaces"], e["why"]) for e in common["configure"]),
-        install=_args(common.get("install", [])),
-        left_out=tuple(left_out["modules"]),
-        left_out_why=left_out["why"],
+@dataclass(frozen=True)
+class Change:
+    """One change a variant makes to a table: ``what`` replaced by ``by`` (None: dropped)."""
+
+    what: str
+    by: str | None
+    why: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A build option's changes to the series tables (versions.toml [variant.*])."""
+
+    name: str
+    summary: str
+    readline: str  # the readline module's backend, as `readline.backend` names it
+    flag: str | None = None
+    help: str = ""
+    libraries: tuple[Change, ...] = ()
+    configure: tuple[Change, ...] = ()
+    drop_cache_vars: tuple[Change, ...] = ()
+    add_cache_vars: tuple[Arg, ...] = ()
+    disable_setup_local: tuple[Change, ...] = ()
+    setup_local_vars: tuple[Change, ...] = ()  # `by` None: the variable is left out
+    # The series it is made for (empty: every one); `make install` arguments; a series of
+    # its own patches under patches/, applied after the project's.  Not Series fields: the
+    # build keys them itself, only when a variant has them.
+    series: tuple[str, ...] = ()
+    install: tuple[Arg, ...] = ()
+    patches: str | None = None
+    ships: bool = True  # False: never to ship (pack and build --with refuse it)
+
+    def apply(self, series: Series) -> Series:
+        """``series`` with this variant's changes; a change naming something the series does
+        not have is a stale table, said as such rather than ignored."""
+        if self.series and series.name not in self.series:
+            raise VersionError(
+                f"the {self.name} build is for CPython {', '.join(self.series)}, not {series.name} "
+                f"(versions.toml [variant.{self.name}] series)"
+            )
+        return replace(
+            series,
+            libraries=self._changed("libraries", series.libraries, self.libraries),
+            configure=self._changed("configure", series.configure, self.configure, key=lambda a: a.value),
+            cache_vars=self._changed("cache_vars", series.cache_vars, self.drop_cache_vars, key=_var_name)
+            + self.add_cache_vars,
+            setup_local=self._setup_local(series.setup_local),
+        )
+
+    def _setup_local(self, spec: SetupLocal | None) -> SetupLocal | None:
+        if spec is None:
+            return None
+        enable = self._changed("setup_local", spec.enable, self.disable_setup_local)
+        vars_ = self._changed("setup_local", spec.vars, self.setup_local_vars, key=lambda kv: kv[0])
+        return SetupLocal(enable, vars_)
+
+    def _changed(self, table: str, items: tuple, changes: tuple[Change, ...], key=lambda item: item) -> tuple:
+        """``items`` with each change made in place: replaced by its ``by``, or dropped."""
+        by = {c.what: c for c in changes}
+        if stray := sorted(set(by) - {key(item) for item in items}):
+            raise VersionError(f"versions.toml [variant.{self.name}.{table}]: nothing named {', '.join(stray)}")
+        out = []
+        for item in items:
+            change = by.get(key(item))
+            if change is None:
+                out.append(item)
+            elif change.by is None:
+                continue
+            elif isinstance(item, Arg):
+                out.append(Arg(change.by, change.why))
+            elif isinstance(item, tuple):  # a (variable, value) of setup_local
+                out.append((item[0], change.by))
+            else:
+                out.append(change.by)
+        return tuple(out)
+
+
+def _var_name(arg: Arg) -> str:
+    return arg.value.split("=", 1)[0]
+
+
+def supported_variants() -> list[str]:
+    return list(_table()["variant"])
+
+
+def get_variant(name: str = DEFAULT_VARIANT) -> Variant:
+    try:
+        v = _table()["variant"][name]
+    except KeyError:
+        raise VersionError(f"no build variant {name!r}; known: {', '.join(supported_variants())}") from None
+
+    def changes(table: dict) -> tuple[Change, ...]:
+        return tuple(Change(what, e.get("by"), e["why"]) for what, e in table.items())
+
+    cache_vars = v.get("cache_vars", {})
+    setup_local = v.get("setup_local", {})
+    return Variant(
+        name=name,
+        summary=v["summary"],
+        readline=v["readline"],
+        flag=v.get("flag"),
+        help=v.get("help", ""),
+        libraries=changes(v.get("libraries", {})),
+        configure=changes(v.get("configure", {})),
+        drop_cache_vars=tuple(Change(e["var"], None, e["why"]) for e in cache_vars.get("drop", [])),
+        add_cache_vars=_args(cache_vars.get("add", []), key="var"),
+        disable_setup_local=tuple(Change(e["module"], None, e["why"]) for e in setup_local.get("disable", [])),
+        setup_local_vars=tuple(Change(e["var"], e.get("value"), e["why"]) for e in setup_local.get("vars", []))
+        + tuple(Change(e["var"], None, e["why"]) for e in setup_local.get("drop_vars", [])),
+        series=tuple(v.get("series", ())),
+        install=_args(v.get("install", [])),
+        patches=v.get("patches"),
+        ships=v.get("ships", True),
     )
 
 

@@ -160,3 +160,66 @@ def test_version_of_tree_refuses_a_garbled_py_version(tmp_path):
     (tmp_path / "Include" / "patchlevel.h").write_text('#define PY_VERSION "3.15.x"\n')
     with pytest.raises(VersionError, match="3.15.x"):
         version_of_tree(tmp_path)
+
+
+# ------------------------------------------------------------------ build variants
+from cpython_static.versions import DEFAULT_VARIANT, get_variant, supported_variants  # noqa: E402
+
+
+@pytest.mark.parametrize("version", ["3.11.2", "3.12.0", "3.13.15", "3.14.7", "3.15.2"])
+def test_the_default_variant_is_the_tables_unchanged(version):
+    # The default build's cache key has repr(series) in it: the same object, the same key.
+    assert get_series(version, DEFAULT_VARIANT) == get_series(version)
+    assert repr(get_series(version, DEFAULT_VARIANT)) == repr(get_series(version))
+
+
+@pytest.mark.parametrize("version", ["3.11.2", "3.13.15", "3.14.7"])
+def test_no_gpl_swaps_readline_for_libedit_and_drops_gdbm(version):
+    default, no_gpl = get_series(version), get_series(version, "no-gpl")
+    assert [lib for lib in default.libraries if lib not in ("readline", "gdbm")] == [
+        lib for lib in no_gpl.libraries if lib != "libedit"
+    ]
+    assert no_gpl.libraries.index("libedit") == default.libraries.index("readline")  # in readline's place
+    args = [a.value for a in no_gpl.configure]
+    assert "--with-readline=editline" in args and not any("dbmliborder" in a or a.endswith("=readline") for a in args)
+    forced = [a.value for a in no_gpl.cache_vars]
+    assert forced == ["py_cv_module__gdbm=n/a", "py_cv_module__dbm=n/a"]  # and no ac_cv_search_dbm_open
+    assert all(a.why for a in (*no_gpl.configure, *no_gpl.cache_vars))
+    assert no_gpl.optimize == default.optimize and no_gpl.by_patch == default.by_patch
+
+
+def test_no_gpl_setup_local_of_311_builds_readline_on_libedit_and_no_dbm():
+    spec = get_series("3.11.2", "no-gpl").setup_local
+    assert "_dbm" not in spec.enable and "readline" in spec.enable
+    values = dict(spec.vars)
+    assert values["MODULE_READLINE_CFLAGS"] == "{cflags:libedit} -D_RL_FUNCTION_TYPEDEF"
+    assert values["MODULE_READLINE_LDFLAGS"] == "{libs:libedit}"
+    assert not any(var.startswith("MODULE__DBM_") for var in values)
+    assert get_series("3.13.15", "no-gpl").setup_local is None
+
+
+def test_every_variant_change_carries_its_reason():
+    assert supported_variants()[0] == DEFAULT_VARIANT
+    for variant in map(get_variant, supported_variants()):
+        changes = (
+            *variant.libraries,
+            *variant.configure,
+            *variant.drop_cache_vars,
+            *variant.add_cache_vars,
+            *variant.disable_setup_local,
+            *variant.setup_local_vars,
+        )
+        assert all(c.why for c in changes) and variant.summary and variant.readline in ("readline", "editline")
+        assert bool(variant.flag) == (variant.name != DEFAULT_VARIANT) and (variant.flag is None or variant.help)
+
+
+def test_a_stale_variant_change_is_said_not_ignored():
+    from dataclasses import replace
+
+    from cpython_static.versions import Change
+
+    stale = replace(get_variant("no-gpl"), configure=(Change("--with-readline=gnu", None, "gone"),))
+    with pytest.raises(VersionError, match=r"variant.no-gpl.configure.*--with-readline=gnu"):
+        stale.apply(get_series("3.13.15"))
+    with pytest.raises(VersionError, match="no build variant 'gpl-free'; known: default, no-gpl"):
+        get_series("3.13.15", "gpl-free")

@@ -8,7 +8,6 @@ release the shipped ``configure`` was made with.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -21,7 +20,16 @@ from cpython_static.build.libraries import BuiltLibrary, LibraryBuilder
 from cpython_static.build.sources import Fetcher, Lock, extract
 from cpython_static.core.cache import Cache, digest_of, sha256_file
 from cpython_static.core.runner import Runner
-from cpython_static.versions import Series, TestModules, VersionError, get_series, parse_release, version_of_tree
+from cpython_static.versions import (
+    DEFAULT_VARIANT,
+    Series,
+    Variant,
+    VersionError,
+    get_series,
+    get_variant,
+    parse_release,
+    version_of_tree,
+)
 
 FORMAT = 2  # bump to rebuild every interpreter after a change in this module
 # cpython-static's main() (launcher/main.c): it adds the one-file layout's path
@@ -47,9 +55,6 @@ class Request:
     # Patches of the series the tree already carries (a rebase worktree, a PR branch), so
     # configure gets the options they add (versions.toml by_patch `with`), not stand-ins.
     applied: tuple[str, ...] = ()
-    # The test variant (build --test-modules, versions.toml [common.test_modules]):
-    # CPython's test-only C modules built in, for verify --stdlib-tests; never shipped.
-    test_modules: bool = False
 
 
 def resolve_request(what: str, lock: Lock) -> Request:
@@ -85,7 +90,7 @@ class BuiltPython:
     build_python: BuiltPython | None = None  # cross builds: the same release for this machine
     # The cache entry's manifest: configure arguments, autoconf used, libraries.
     manifest: dict = field(default_factory=dict)
-    test_modules: bool = False  # the test variant (Request.test_modules)
+    variant: str = DEFAULT_VARIANT  # versions.toml [variant.*]: build --no-gpl
 
     @property
     def binary(self) -> Path:
@@ -108,8 +113,10 @@ class CPythonBuilder:
         autoconf_program: str | None = None,
         regenerate: bool = True,
         progress=None,
+        variant: str = DEFAULT_VARIANT,
     ):
         self.cache, self.fetcher, self.lock = cache, fetcher, lock
+        self.variant = variant
         self.toolchain, self.runner = toolchain, runner
         self.patches_dir = patches_dir
         self.use_series = use_series
@@ -119,13 +126,13 @@ class CPythonBuilder:
         self.progress = progress or (lambda msg: None)
 
     def build(self, request: Request) -> BuiltPython:
-        series = get_series(request.version)
+        series = get_series(request.version, self.variant)
+        variant = get_variant(self.variant)
         libs = LibraryBuilder(
             self.cache, self.fetcher, self.lock, self.toolchain, self.runner, self.jobs, self.progress
         ).build_all(list(series.libraries))
         selected = self._patches(request.version)
-        variant = _test_variant(series) if request.test_modules else None
-        variant_patches = self._variant_patches(variant, request.version) if variant else []
+        own = self._variant_patches(variant, request.version)
         optimize = [o.value for o in series.optimize_args(self.toolchain.capabilities)]
         build_python = self._build_python(request) if self.toolchain.cross else None
         if request.tree is not None:
@@ -149,29 +156,21 @@ class CPythonBuilder:
                 "launcher": LAUNCHER.joinpath("main.c").read_text(),
                 # Only when there are any: builds without optimisations keep their keys.
                 **({"optimize": optimize, "training": PGO_TRAINING} if optimize else {}),
-                # Only for the variant: a default build's key is what it was before it existed.
-                **(
-                    {
-                        "test_modules": {
-                            "table": repr(variant),
-                            "patches": [(p.name, p.path.read_text()) for p in variant_patches],
-                        }
-                    }
-                    if variant
-                    else {}
-                ),
+                # Only for a variant: the default build keeps its key.
+                **({"variant": self.variant} if self.variant != DEFAULT_VARIANT else {}),
+                # Only for a variant that has them (not in Series: its repr is keyed above).
+                **({"variant_patches": [(p.name, p.path.read_text()) for p in own]} if own else {}),
+                **({"install": [a.value for a in variant.install]} if variant.install else {}),
             }
         )
         entry = self.cache.lookup("cpython", key)
         if entry is None:
-            self.progress(
-                f"building CPython {request.version}" + (" (test variant: --test-modules)" if variant else "")
-            )
+            self.progress(f"building CPython {request.version}")
             entry = self.cache.build(
                 "cpython",
                 key,
                 lambda stage, final: self._produce(
-                    request, series, selected + variant_patches, optimize, libs, stage, build_python, variant
+                    request, series, selected + own, optimize, libs, stage, build_python, variant.install
                 ),
             )
         return BuiltPython(
@@ -184,7 +183,7 @@ class CPythonBuilder:
             libs,
             build_python,
             dict(entry.manifest),
-            test_modules=variant is not None,
+            self.variant,
         )
 
     def source_tree(self, request: Request, selected: list | None, dest: Path) -> Path:
@@ -219,14 +218,17 @@ class CPythonBuilder:
                 )
         return kept
 
-    def _variant_patches(self, variant: TestModules, version: str) -> list:
-        """The test variant's own patches (patches/<variant.patches>/series) for ``version``."""
-        if self.patches_dir is None or not (self.patches_dir / variant.patches / patches.SERIES_FILE).is_file():
+    def _variant_patches(self, variant: Variant, version: str) -> list:
+        """The variant's own patches (patches/<variant.patches>/series) for ``version``."""
+        if variant.patches is None:
+            return []
+        own = self.patches_dir / variant.patches if self.patches_dir is not None else None
+        if own is None or not (own / patches.SERIES_FILE).is_file():
             raise VersionError(
-                f"--test-modules needs the variant's patches ({variant.patches}/series beside the patch "
-                f"series, {self.patches_dir or 'none found'}): pass --patches DIR"
+                f"the {variant.name} build needs its own patches ({variant.patches}/series beside the "
+                f"patch series, {self.patches_dir or 'none found'}): pass --patches DIR"
             )
-        return patches.select(patches.load_series(self.patches_dir / variant.patches), version)
+        return patches.select(patches.load_series(own), version)
 
     def _build_python(self, request: Request) -> BuiltPython:
         """A cross build runs the same CPython version on the build machine to generate
@@ -237,8 +239,9 @@ class CPythonBuilder:
         native = next((t for t in TARGETS.values() if t.arch == host_arch()), None)
         if native is None:
             raise VersionError(f"cross builds need a native target for this machine ({host_arch()})")
-        # This machine's default toolchain, quick: a code generator needs no speed, and it
-        # shares the libraries of a native build.
+        # This machine's default toolchain, quick, and the default variant (no variant is
+        # passed on): a code generator needs no speed and ships nothing, and it shares the
+        # libraries and interpreter of a native build.
         toolchain = make_toolchain(
             None,
             native.name,
@@ -260,7 +263,7 @@ class CPythonBuilder:
             autoconf_program=self.autoconf_program,
             regenerate=self.regenerate,
             progress=self.progress,
-        ).build(dataclasses.replace(request, test_modules=False))  # a code generator needs no test modules
+        ).build(request)
 
     def _produce(
         self,
@@ -271,7 +274,7 @@ class CPythonBuilder:
         libs: list[BuiltLibrary],
         stage: Path,
         build_python: BuiltPython | None,
-        variant: TestModules | None = None,
+        install: tuple = (),
     ) -> dict:
         work = self.cache.scratch(f"work-cpython-{request.version}")
         try:
@@ -302,15 +305,17 @@ class CPythonBuilder:
                 args += [a.value for a in series.cross_cache_vars]
             args += [a.value for a in series.patch_args({p.name for p in selected} | set(request.applied))]
             args += optimize
-            if variant is not None:
-                args = variant.configure_args(args)
             self.runner.run("cpython:configure", args, cwd=src, env=env)
             if series.setup_local:
                 self._write_setup_local(series.setup_local, src, env)
             self.runner.run("cpython:make", ["make", f"-j{self.jobs}"], cwd=src, env=env)
             destdir = work / "destdir"
-            install = [a.value for a in variant.install] if variant is not None else []
-            self.runner.run("cpython:install", ["make", "install", f"DESTDIR={destdir}", *install], cwd=src, env=env)
+            self.runner.run(
+                "cpython:install",
+                ["make", "install", f"DESTDIR={destdir}", *(a.value for a in install)],
+                cwd=src,
+                env=env,
+            )
             os.rename(destdir / INSTALL_PREFIX.lstrip("/"), stage / "install")
             mm = series.name
             for name in PRUNE:
@@ -328,7 +333,7 @@ class CPythonBuilder:
                 "autoconf_regenerated_with": regenerated,
                 "configure_args": args,
                 "libraries": {l.recipe.name: l.key for l in libs},
-                **({"test_modules": True} if variant is not None else {}),
+                "variant": self.variant,
             }
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -356,15 +361,6 @@ class CPythonBuilder:
                     "the setup_local table of versions.toml needs updating"
                 )
         (src / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n" + stdlib)
-
-
-def _test_variant(series: Series) -> TestModules:
-    if series.test_modules is None:
-        raise VersionError(
-            f"CPython {series.name} has no test variant yet (versions.toml has no "
-            f'[series."{series.name}".test_modules]): build --test-modules is for 3.11 and 3.13'
-        )
-    return series.test_modules
 
 
 # Not build inputs: configure, make and make install never read Doc/ (only the regen-*,

@@ -744,7 +744,14 @@ class Packer:
             base_env={**self.runner.base_env, ESCAPE: "1"},
             on_step=self.runner.on_step,
         )
-        report = verify(staged, runner=runner, version=built.version, target=built.target, added_modules=linked.modules)
+        report = verify(
+            staged,
+            runner=runner,
+            version=built.version,
+            target=built.target,
+            added_modules=linked.modules,
+            variant=built.variant,
+        )
         res = runner.run(
             "pack: entry point importable",
             [*self._emulator(built), str(staged), "-I", "-c", entry.probe()],

@@ -16,11 +16,6 @@ a new interpreter (build/relink.py); the one file is that interpreter + the stdl
 archive with the packages' pure-Python part added, verified to have exactly the series'
 modules plus the added ones.  Without ``--with`` nothing of this runs: every cache key
 is the same as before.
-
-``build --test-modules`` goes through here too, as the test variant (build/cpython.py):
-published in its own ``…-testmodules`` directory, its SBOM saying what it is, verified
-against the series' module set plus its test modules.  It is for ``verify
---stdlib-tests --test-modules-binary`` and never to ship.
 """
 
 from __future__ import annotations
@@ -39,6 +34,7 @@ from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner
 from cpython_static.verify.checks import VerifyReport, resolve_emulator, verify
+from cpython_static.versions import DEFAULT_VARIANT, get_variant
 
 
 @dataclass
@@ -75,12 +71,10 @@ class Outcome:
         return self.report is None or self.report.ok
 
 
-# The test variant's directory says what it is: never to be mistaken for the shipped file.
-TEST_VARIANT_SUFFIX = "-testmodules"
-
-
 def published_dir(out: Path, built: BuiltPython) -> Path:
-    return out / f"cpython-{built.version}-{built.target}{TEST_VARIANT_SUFFIX if built.test_modules else ''}"
+    # A variant beside the default build in the same --out, not over it.
+    suffix = f"-{built.variant}" if built.variant != DEFAULT_VARIANT else ""
+    return out / f"cpython-{built.version}-{built.target}{suffix}"
 
 
 def cache_out(cache: Cache, built: BuiltPython) -> Path:
@@ -152,8 +146,8 @@ def build_publish_verify(
     published/ directory) and verify the published file."""
     started = time.monotonic()
     ext_builder = sdists = None
-    if extensions and request.test_modules:
-        raise UsageError("--test-modules makes an interpreter for verify --stdlib-tests only; it takes no --with")
+    if extensions and not get_variant(builder.variant).ships:
+        raise UsageError(f"the {builder.variant} build is never to ship: --with is for a file that does")
     if extensions:
         if layout != "onefile":
             raise UsageError("--with makes the one-file layout (the packages live in its archive); drop --layout")
@@ -200,6 +194,6 @@ def build_publish_verify(
             version=built.version,
             target=built.target,
             added_modules=added.modules if added else (),
-            test_modules=built.test_modules,
+            variant=built.variant,
         )
     return Outcome(built, binary, onefile, tree, report, duration, added)

@@ -7,6 +7,12 @@ linked in, tzdata and pip (wheels in the archive), and the third-party distribut
 (``python3.13.spdx.json``, ``mytool.spdx.json``); ``verify`` reads it back and checks
 it against what the interpreter reports about itself (``sbom`` check).
 
+CPython, the package the document DESCRIBES (the interpreter as built: it CONTAINS the
+rest), declares its own licence (PSF-2.0) and concludes the licence of the file as a
+whole: every component's, joined by AND (each governs its part).  With GNU readline and
+gdbm linked in, that starts with GPL-3.0-or-later; `build --no-gpl`'s file has only
+permissive ones, and the document names its variant (verify's ``variant`` check).
+
 Reproducible: no date or random namespace; "created" is the fixed date the build
 stamps into the interpreter too (SOURCE_DATE_EPOCH-style), the namespace is derived
 from the interpreter's cache key.
@@ -20,7 +26,7 @@ from pathlib import Path
 
 from cpython_static.core.cache import digest_of, sha256_file
 from cpython_static.core.fsutil import atomic_write
-from cpython_static.versions import TEST_VARIANT
+from cpython_static.versions import DEFAULT_VARIANT, get_variant
 
 CREATED = "2000-01-01T00:00:00Z"  # what the interpreter's build date says too ("Jan  1 2000")
 NAMESPACE = "https://cpython-static.invalid/spdx"  # a URI by SPDX's rule, naming no real host
@@ -60,6 +66,11 @@ def document(built, lock, *, distributions: list[dict] = (), libraries: list = (
     sources; ``distributions``: {name, version, sha256, license} of added packages;
     ``libraries``: the C libraries their extensions link (libyaml for PyYAML)."""
     cpython = lock.get("cpython", built.version)
+    variant = (
+        ""
+        if built.variant == DEFAULT_VARIANT
+        else f"; build variant {built.variant}: {get_variant(built.variant).summary}"
+    )
     packages = [
         _package(
             "CPython",
@@ -67,19 +78,9 @@ def document(built, lock, *, distributions: list[dict] = (), libraries: list = (
             cpython.license,
             cpython.sha256,
             cpython.urls[0] if cpython.urls else None,
-            f"the interpreter, built for {built.target} with patches {', '.join(built.patches) or 'none'}"
-            + (f"; {TEST_VARIANT}" if built.test_modules else ""),
+            f"the interpreter, built for {built.target} with patches {', '.join(built.patches) or 'none'}{variant}",
         )
     ]
-    if built.test_modules:  # machine-readable too: verify expects the variant's modules
-        packages[0]["annotations"] = [
-            {
-                "annotationType": "OTHER",
-                "annotator": "Tool: cpython-static",
-                "annotationDate": CREATED,
-                "comment": TEST_VARIANT,
-            }
-        ]
     seen = set()
     for lib in [*built.libraries, *libraries]:
         if lib.recipe.name in seen:
@@ -117,22 +118,24 @@ def document(built, lock, *, distributions: list[dict] = (), libraries: list = (
             )
         )
     root = packages[0]["SPDXID"]
-    licences = sorted({p["licenseDeclared"] for p in packages})
+    packages[0]["licenseConcluded"] = file_licence(packages)
+    gpl = [p["name"] for p in packages if GPL.search(p["licenseDeclared"])]
     return {
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": name
         or f"cpython-static CPython {built.version} {built.target}"
-        + (f", {TEST_VARIANT}" if built.test_modules else ""),
+        + ("" if built.variant == DEFAULT_VARIANT else f" ({built.variant})"),
         "documentNamespace": f"{NAMESPACE}/{digest_of({'cpython': built.key, 'packages': packages})}",
         "creationInfo": {"created": CREATED, "creators": ["Tool: cpython-static"]},
         "comment": (
-            "GPL-3.0-or-later components are linked in (GNU readline, gdbm): the file as a whole "
+            f"GPL-licensed components are linked in ({', '.join(gpl)}): the file as a whole "
             "is distributed under the GPL"
-            if any(GPL.search(lic) for lic in licences)
+            if gpl
             else "no GPL component is linked in"
-        ),
+        )
+        + ("" if built.variant == DEFAULT_VARIANT else f" (build variant {built.variant})"),
         "packages": packages,
         "relationships": [
             {"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": root}
@@ -142,6 +145,19 @@ def document(built, lock, *, distributions: list[dict] = (), libraries: list = (
             for p in packages[1:]
         ],
     }
+
+
+def file_licence(packages: list[dict]) -> str:
+    """The licence of the file as a whole: every component's, joined by AND, GPL ones first
+    (they govern the whole); NOASSERTION when one component's is unknown."""
+    terms: list[str] = []
+    for p in packages:
+        expr = p["licenseDeclared"]
+        if expr == "NOASSERTION":
+            return "NOASSERTION"
+        simple = "(" not in expr and " OR " not in expr
+        terms += expr.split(" AND ") if simple else [f"({expr})"]
+    return " AND ".join(sorted(set(terms), key=lambda t: (not GPL.search(t), t)))
 
 
 def bundled_pip(built) -> tuple[str, str] | None:
@@ -224,9 +240,10 @@ def cached_licenses(cache, key: str, extract) -> list[tuple[str, str]]:
 
 def licenses_text(doc: dict, texts: dict[str, list[tuple[str, str]]]) -> str:
     """One text: per SBOM package a header (name, version, licence), then its files."""
+    whole = doc["packages"][0].get("licenseConcluded", "NOASSERTION") if doc["packages"] else "NOASSERTION"
     out = [
         f"Licence texts of what {doc['name']} carries, one section per component of its SBOM "
-        f"({len(doc['packages'])} components). {doc.get('comment', '')}.\n"
+        f"({len(doc['packages'])} components). {doc.get('comment', '')}. The file as a whole: {whole}.\n"
     ]
     for pkg in doc["packages"]:
         files = texts.get(pkg["name"], [])

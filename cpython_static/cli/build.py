@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
 from cpython_static.build.patches import default_patches_dir
 from cpython_static.cli.output import Reporter, context
-from cpython_static.core.errors import EXIT_FAILED, EXIT_OK
+from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, UsageError
 from cpython_static.core.runner import Runner, StepFailed
-from cpython_static.versions import TEST_VARIANT
+from cpython_static.versions import DEFAULT_VARIANT
 
 DEFAULT_VERSION = "3.13.15"
 
@@ -22,15 +21,23 @@ def make_builder(args, command: str, reporter: Reporter, what: str):
     from cpython_static.build.cpython import CPythonBuilder, resolve_request
     from cpython_static.build.sources import Fetcher, load_lock
     from cpython_static.build.toolchain import make_toolchain
-    from cpython_static.versions import get_series
+    from cpython_static.versions import get_series, get_variant
 
+    variant = getattr(args, "variant", None) or DEFAULT_VARIANT
+    if command == "pack" and not get_variant(variant).ships:
+        raise UsageError(f"the {variant} build is never to ship ({get_variant(variant).summary}): pack refuses it")
+    lock = load_lock()
+    request = resolve_request(what, lock)
+    get_series(request.version, variant)  # the series a variant is for, before anything is written
     ctx = context(args, command, reporter)
     cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
     for leftover in cache.sweep():
         reporter.line(f"removed scratch directory of a process that died: {leftover}")
-    lock = load_lock()
-    request = resolve_request(what, lock)
-    reporter.line(f"CPython {request.version} for {args.target}; logs in {log_dir}")
+    reporter.line(
+        f"CPython {request.version} for {args.target}"
+        + (f", variant {variant} ({get_variant(variant).summary})" if variant != DEFAULT_VARIANT else "")
+        + f"; logs in {log_dir}"
+    )
     toolchain = make_toolchain(
         args.toolchain,
         args.target,
@@ -59,6 +66,7 @@ def make_builder(args, command: str, reporter: Reporter, what: str):
         autoconf_program=getattr(args, "autoconf", None),
         regenerate=not getattr(args, "no_regen", False),
         progress=reporter.line,
+        variant=variant,
     )
     return builder, request, log_dir
 
@@ -69,9 +77,6 @@ def cmd_build(args) -> int:
     reporter = Reporter(quiet=args.quiet)
     out = Path(args.out).resolve()
     builder, request, log_dir = make_builder(args, "build", reporter, args.what)
-    if args.test_modules:
-        request = dataclasses.replace(request, test_modules=True)
-        reporter.line(f"building the {TEST_VARIANT}")
     runner = builder.runner
     outcome = build_publish_verify(
         builder,
@@ -108,13 +113,13 @@ def cmd_build(args) -> int:
         "tree": str(tree) if tree else None,
         "version": built.version,
         "target": built.target,
+        "variant": built.variant,  # versions.toml [variant.*]: "default", or "no-gpl" (--no-gpl)
         "modules": modules,
         "duration_s": round(duration, 1),
         "patches": built.patches,
         "libraries": {l.recipe.name: {"cached": l.reused, "key": l.key} for l in built.libraries},
         "interpreter_cached": built.reused,
         "interpreter_key": built.key,  # the interpreter's cache key (with --with: the one linked against)
-        "test_variant": built.test_modules,  # build --test-modules: for verify --stdlib-tests, never to ship
         "size_bytes": binary.stat().st_size,
         "unstripped_size_bytes": built.binary.stat().st_size,
         "logs": str(log_dir),
@@ -129,10 +134,10 @@ def cmd_build(args) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(f"{'OK' if result['ok'] else 'FAILED'}: {binary}")
-        if built.test_modules:
-            print(f"  {TEST_VARIANT}: use it with verify --stdlib-tests --test-modules-binary {binary}")
         print(
-            f"  CPython {built.version} {built.target}, {len(modules)} built-in modules, "
+            f"  CPython {built.version} {built.target}"
+            + (f" ({built.variant})" if built.variant != DEFAULT_VARIANT else "")
+            + f", {len(modules)} built-in modules, "
             f"{result['size_bytes'] / 1e6:.1f} MB, {duration:.0f}s"
         )
         if outcome.added:
@@ -155,8 +160,21 @@ def _builtin_modules(binary: Path, runner: Runner, report) -> list[str]:
         return []
 
 
+def add_variant_options(b: argparse.ArgumentParser, describe=lambda variant: variant.help) -> None:
+    """One option per build variant of versions.toml (--no-gpl), its --help from the table
+    (``describe``: the text, from the variant)."""
+    from cpython_static.versions import get_variant, supported_variants
+
+    for variant in map(get_variant, supported_variants()):
+        if variant.flag:
+            b.add_argument(
+                variant.flag, dest="variant", action="store_const", const=variant.name, help=describe(variant)
+            )
+
+
 def add_toolchain_options(b: argparse.ArgumentParser) -> None:
-    """--target, --toolchain, --optimize, --jobs: how the interpreter is built (build, pack)."""
+    """--target, --toolchain, --optimize, --jobs and the variants (--no-gpl): how the
+    interpreter is built (build, pack)."""
     from cpython_static.build.toolchain import DEFAULT_TARGET, OPTIMIZE_ENV, OPTIMIZE_LEVELS, TARGETS, TOOLCHAINS
 
     b.add_argument(
@@ -176,6 +194,7 @@ def add_toolchain_options(b: argparse.ArgumentParser) -> None:
         f"none of the slow-to-build ones, for trying a change (default: ${OPTIMIZE_ENV}, else full)",
     )
     b.add_argument("--jobs", "-j", type=int, help="parallel make jobs (default: number of CPUs)")
+    add_variant_options(b)
 
 
 def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentParser) -> None:
@@ -233,17 +252,6 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         help="the autoconf to regenerate configure with after the patch series; it must be "
         "the release the shipped configure names (default: the system's when it is "
         "exactly that release, else that release built from its pinned source)",
-    )
-    b.add_argument(
-        "--test-modules",
-        action="store_true",
-        help="build the test variant, for `verify --stdlib-tests --test-modules-binary` only and never "
-        "to ship: configured --enable-test-modules, so CPython's test-only C modules (_testcapi, "
-        "_testinternalcapi, _testbuffer, _testclinic, … as modules.toml's test_modules lists them) are "
-        "built in; published as OUT/cpython-VERSION-TARGET-testmodules/, its SBOM saying so, verified "
-        "against that module set. The shared-only test modules (_testmultiphase, _ctypes_test, …) "
-        "cannot load in a static binary and stay out. A build of its own (its own cache entry): the "
-        "default build's cache is untouched. 3.11 and 3.13",
     )
     b.add_argument("--no-verify", action="store_true", help="skip the verification of the result")
     b.add_argument(

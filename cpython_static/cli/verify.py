@@ -6,11 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+from cpython_static.cli.build import add_variant_options
 from cpython_static.cli.output import Reporter, context
 from cpython_static.core.cache import default_root
 from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, UsageError, WorkFailed
 from cpython_static.verify import bench
-from cpython_static.versions import TEST_VARIANT
 
 
 def cmd_verify(args) -> int:
@@ -31,6 +31,7 @@ def cmd_verify(args) -> int:
         target=args.target,
         only=args.only or None,
         added_modules=args.with_module or (),
+        variant=args.variant,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -40,10 +41,7 @@ def cmd_verify(args) -> int:
             print(
                 f"{mark} {check.name:22s} {check.duration_s:6.2f}s  {check.detail if not check.ok or args.verbose else ''}".rstrip()
             )
-        variant = f", the {TEST_VARIANT}" if report.test_modules else ""
-        print(
-            f"{'OK' if report.ok else 'FAILED'}: {binary} ({report.version}, {report.target}{variant}); logs in {log_dir}"
-        )
+        print(f"{'OK' if report.ok else 'FAILED'}: {binary} ({report.version}, {report.target}); logs in {log_dir}")
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -54,13 +52,13 @@ def _stdlib_tests(args, binary: Path, reporter: Reporter) -> int:
     import shutil
 
     from cpython_static.build.patches import default_patches_dir
-    from cpython_static.build.pipeline import TEST_VARIANT_SUFFIX
     from cpython_static.build.sources import Fetcher, load_lock
     from cpython_static.build.testsuite import lib_test
     from cpython_static.verify import stdlib_tests
     from cpython_static.verify.checks import resolve_emulator
     from cpython_static.verify.elf import read_elf
     from cpython_static.verify.modules import load_module_tables
+    from cpython_static.versions import get_variant
 
     ctx = context(args, "verify", reporter)
     cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
@@ -86,8 +84,8 @@ def _stdlib_tests(args, binary: Path, reporter: Reporter) -> int:
     emulator, version, _ = interpreter(binary, "binary")
     mm = ".".join(version.split(".")[:2])
     build_hint = (
-        f"cpython-static build {version} --test-modules --optimize quick "
-        f"(it publishes OUT/cpython-{version}-<target>{TEST_VARIANT_SUFFIX}/python{mm})"
+        f"cpython-static build {version} {get_variant(stdlib_tests.VARIANT_BUILD).flag} --optimize quick "
+        f"(it publishes OUT/cpython-{version}-<target>-{stdlib_tests.VARIANT_BUILD}/python{mm})"
     )
     variant = v_emulator = None
     if args.test_modules_binary:
@@ -95,11 +93,12 @@ def _stdlib_tests(args, binary: Path, reporter: Reporter) -> int:
         if not variant.is_file():
             raise UsageError(f"--test-modules-binary {args.test_modules_binary}: no such file")
         v_emulator, v_version, v_modules = interpreter(variant, "test variant")
-        wanted = load_module_tables().get(mm)
-        missing = sorted((wanted.test_modules if wanted else frozenset()) - set(v_modules))
+        shipped, wanted = load_module_tables().get(mm), load_module_tables(variant=stdlib_tests.VARIANT_BUILD).get(mm)
+        adds = wanted.builtin - shipped.builtin if shipped and wanted and wanted.derived else frozenset()
+        missing = sorted(adds - set(v_modules))
         if v_version != version:
             raise UsageError(f"--test-modules-binary {variant} is CPython {v_version}, BINARY is {version}")
-        if wanted is None or not wanted.test_modules or missing:
+        if not adds or missing:
             raise UsageError(
                 f"--test-modules-binary {variant} is not the test variant of CPython {version}"
                 + (f": it lacks {', '.join(missing)}" if missing else f": modules.toml has no test variant for {mm}")
@@ -267,6 +266,14 @@ def register(sub, common: argparse.ArgumentParser, fetching: argparse.ArgumentPa
         help="a built-in module `build --with` added (full dotted name, e.g. psutil._psutil_linux; "
         "repeatable; `build --json` lists them under added.modules): expected beside the series' "
         "table, and imported as a built-in by the added_modules check",
+    )
+    add_variant_options(
+        v,
+        lambda variant: (
+            f"fail unless BINARY is the {variant.name} build ({variant.summary}): its module "
+            "table, readline and dbm smoke checks, and an SBOM that declares it with a licence to match "
+            "(default: the build the SBOM beside BINARY declares, else the default one)"
+        ),
     )
     v.add_argument("--verbose", "-v", action="store_true", help="show details of passing checks too")
     v.add_argument(

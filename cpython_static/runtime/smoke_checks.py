@@ -11,7 +11,11 @@ the C library behind a module (a real TLS handshake, libffi closures, FTS5, …)
 because "the module imports" does not prove the static link is complete.
 
 Usage: smoke_checks.py [--tls-ca CA --tls-cert CERT --tls-key KEY]
-                       [--child-executable PATH] [--list] [NAME ...]
+                       [--child-executable PATH] [--readline-backend NAME]
+                       [--absent MODULE ...] [--list] [NAME ...]
+
+The build variant (verify passes it from versions.toml and modules.toml): the readline
+module's backend, and the built-in modules it leaves out, which must then not import.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ import traceback
 # emulator when the binary is for another CPU; defaults to sys.executable.
 CHILD_EXECUTABLE: str | None = None
 TLS: dict[str, str] = {}
+READLINE_BACKEND = "readline"  # or "editline" (libedit), as readline.backend names it
+ABSENT: set[str] = set()  # built-in modules the build variant leaves out
+LIBEDIT_TAG = "EditLine wrapper"  # what libedit's readline emulation gives as its version
 
 _TIMEOUT = 120.0  # generous: under qemu-user a spawn or a TLS handshake is slow
 
@@ -290,17 +297,22 @@ def check_decimal() -> str:
 def check_readline() -> str:
     import readline
 
-    backend = getattr(readline, "backend", None)  # 3.13+
-    is_editline = backend == "editline" or "libedit" in (readline.__doc__ or "")
-    _require(not is_editline, "readline is backed by libedit, expected GNU readline")
-    readline.parse_and_bind("tab: complete")
+    # readline.backend is 3.13+; libedit's emulation says what it is in its version on all.
+    library = readline._READLINE_LIBRARY_VERSION
+    backend = "editline" if library.startswith(LIBEDIT_TAG) else "readline"
+    reported = getattr(readline, "backend", backend)
+    _require(reported == backend, f"readline.backend {reported!r} for library {library!r}")
+    names = {"readline": "GNU readline", "editline": "libedit"}
+    _require(backend == READLINE_BACKEND, f"readline is backed by {names[backend]}, expected {names[READLINE_BACKEND]}")
+    # site.py's own choice of binding syntax for the two backends.
+    readline.parse_and_bind("bind ^I rl_complete" if backend == "editline" else "tab: complete")
     readline.clear_history()
     readline.add_history("first entry")
     readline.add_history("second entry")
     _require(readline.get_current_history_length() == 2, "history length is not 2")
     items = [readline.get_history_item(i) for i in (1, 2)]
     _require(items == ["first entry", "second entry"], f"history items {items}")
-    return f"GNU readline {readline._READLINE_LIBRARY_VERSION}"
+    return f"{names[backend]} ({library})" if backend == "editline" else f"GNU readline {library}"
 
 
 # ------------------------------------------------------------------------ curses
@@ -347,28 +359,39 @@ def _dbm_roundtrip(module, path: str) -> None:
         _require(db["text"] == "unicode é".encode(), f"{module.__name__}: wrong text value")
 
 
+# dbm's flavours and the built-in module each stands on (None: pure Python, or sqlite3's).
+_DBM_FLAVOURS = {"dbm.gnu": "_gdbm", "dbm.ndbm": "_dbm", "dbm.sqlite3": None, "dbm.dumb": None}
+
+
 def check_dbm() -> str:
     import dbm
-    import dbm.gnu
-    import dbm.ndbm
+    import importlib
 
-    flavours = [dbm.gnu, dbm.ndbm]
-    try:
-        import dbm.sqlite3  # new in 3.13
-
-        flavours.append(dbm.sqlite3)
-    except ImportError:
-        if sys.version_info >= (3, 13):
-            raise
-    seen = []
+    seen, absent = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for module in flavours:
-            path = os.path.join(tmp, module.__name__.replace(".", "_"))
+        for name, c_module in _DBM_FLAVOURS.items():
+            if c_module in ABSENT:
+                try:
+                    importlib.import_module(name)
+                except ImportError:
+                    absent.append(name)
+                    continue
+                raise CheckFailed(f"{name} imports, but the build leaves {c_module} out")
+            if name == "dbm.sqlite3" and sys.version_info < (3, 13):
+                continue  # new in 3.13
+            module = importlib.import_module(name)
+            path = os.path.join(tmp, name.replace(".", "_"))
             _dbm_roundtrip(module, path)
             kind = dbm.whichdb(path)
-            _require(kind == module.__name__, f"whichdb says {kind!r} for {module.__name__}")
+            _require(kind == name, f"whichdb says {kind!r} for {name}")
             seen.append(kind)
-    return ", ".join(seen) + f" ok; ndbm library: {dbm.ndbm.library}"
+        # What dbm.open() makes of a new name: the first flavour it can import.
+        with dbm.open(os.path.join(tmp, "default"), "c") as db:
+            db[b"k"] = b"v"
+        default = dbm.whichdb(os.path.join(tmp, "default"))
+    ndbm = f"; ndbm library: {sys.modules['dbm.ndbm'].library}" if "dbm.ndbm" in seen else ""
+    left_out = f"; {', '.join(absent)} absent (no {', '.join(sorted(ABSENT))})" if absent else ""
+    return ", ".join(seen) + f" ok; dbm.open() makes {default}" + left_out + ndbm
 
 
 # ---------------------------------------------------------------------- zoneinfo
@@ -543,6 +566,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--child-executable", help="command that runs this interpreter for child processes")
+    parser.add_argument("--readline-backend", default="readline", choices=["readline", "editline"])
+    parser.add_argument("--absent", action="append", default=[], metavar="MODULE", help="a module the build leaves out")
     parser.add_argument("--list", action="store_true", help="print the check names")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in CHECKS]
@@ -552,12 +577,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global CHILD_EXECUTABLE
+    global CHILD_EXECUTABLE, READLINE_BACKEND
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.list:
         print("\n".join(CHECKS))
         return 0
     CHILD_EXECUTABLE = args.child_executable
+    READLINE_BACKEND = args.readline_backend
+    ABSENT.update(args.absent)
     TLS.update(ca=args.tls_ca or "", cert=args.tls_cert or "", key=args.tls_key or "")
     with _stdout_to_stderr() as report:
         results = [run_check(name) for name in (args.names or list(CHECKS))]

@@ -119,7 +119,12 @@ class Writer:
 
     def add(self, name: str, data: bytes, *, keep_source: bool = False) -> None:
         if name.endswith(".py"):
-            if self._add_bytecode(name, data) and not keep_source:
+            # A --module file (the start-up hook) is interpreter machinery, as the frozen
+            # importlib is: its code is named <name>, which tracebacks show as such and
+            # coverage tools (trace, coverage.py) leave out of their reports instead of
+            # opening a path inside the executable.
+            filename = f"<{name[:-3]}>" if keep_source else name
+            if self._add_bytecode(name, data, filename) and not keep_source:
                 self.sources.add(name, data)
                 return
         self.main.add(name, data)
@@ -127,9 +132,9 @@ class Writer:
     def add_tzdata(self, name: str, data: bytes) -> None:
         self.tzdata.add(name, data)
 
-    def _add_bytecode(self, name: str, source: bytes) -> bool:
+    def _add_bytecode(self, name: str, source: bytes, filename: str) -> bool:
         try:
-            code = compile(source, name, "exec", dont_inherit=True, optimize=0)
+            code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
         except SyntaxError:
             self.failed += 1  # shipped as source only; importing it reports the error
             return False

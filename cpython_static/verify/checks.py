@@ -6,8 +6,6 @@ The verdict is a list of named checks, in this order:
 * ``version``           – ``sys.version_info`` matches the requested version;
 * ``builtin_modules``   – ``sys.builtin_module_names`` equals the reviewed table in
                           ``modules.toml`` exactly (missing and unexpected both fail);
-                          for the test variant (``build --test-modules``, its SBOM says
-                          so) the table's ``test_modules`` too;
 * ``no_shared_modules`` – no ``*.so`` waits in the interpreter's ``lib-dynload``;
 * ``stdlib``            – a one-file interpreter (a zip appended) imports its standard
                           library from itself, not from a directory on disk;
@@ -17,9 +15,17 @@ The verdict is a list of named checks, in this order:
                           ``ensurepip.version()`` is the bundled pip's (the wheel keeps its
                           name); a hook that raised (main.c only prints that and carries
                           on) fails here, with the traceback's last line;
+* ``added_modules``, ``sbom`` and ``variant`` when there is something to compare with
+  (what `build --with` added; the SBOM beside the file; a build variant asked for, or the
+  one the SBOM declares): ``variant`` says which build the file is, from the interpreter
+  itself (readline's library, which of the modules a variant leaves out exist) against
+  what was asked or the SBOM declares (its components, its licence for the whole file,
+  the licence texts' sections): GNU readline and gdbm, GPL-3.0-or-later, by default;
+  libedit, no _gdbm or _dbm, a permissive licence for `build --no-gpl`;
 * one check per smoke check of ``smoke_checks.py``, run inside the interpreter (a check
   that exercises a module new in some series, ``smoke_checks.REQUIRES``, runs where the
-  series' module table expects that module).
+  series' module table expects that module; readline and dbm are checked as the variant
+  builds them).
 
 Problems that make verification impossible (binary absent or not ELF, no emulator
 for a foreign CPU, no ``openssl`` tool, an unknown check name) raise VerifyError;
@@ -41,6 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cpython_static.build.sbom import GPL
 from cpython_static.core.arch import host_arch, target_arch
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner, StepFailed
@@ -54,8 +61,10 @@ from cpython_static.verify.modules import (
     compare_modules,
     expected_builtin_modules,
     load_module_tables,
+    variant_adds,
+    variant_removes,
 )
-from cpython_static.versions import TEST_VARIANT, Release
+from cpython_static.versions import DEFAULT_VARIANT, Release, get_variant, supported_variants
 
 __all__ = [
     "Check",
@@ -84,9 +93,9 @@ _PROBED = {"version", "builtin_modules", "no_shared_modules", "stdlib", "hook"}
 # What the start-up hook must have installed (its REPORT["installed"]); "zip-filenames"
 # only in the one-file layout, where zipimport reads the stdlib.
 HOOK_PIECES = ("extension-refusal", "after-import-fixups", "shared-object-finder")
-HOOK_ONEFILE_PIECES = ("zip-filenames", "zip-sources", "tzdata-member")
+HOOK_ONEFILE_PIECES = ("zip-filenames", "zip-sources", "zip-file-attrs", "tzdata-member")
 # Modules whose first import must run a fix-up of the hook (imported by the probe).
-HOOK_FIXUPS = ("ssl", "ensurepip")
+HOOK_FIXUPS = ("ssl", "ensurepip", "venv")
 HOOK_FAILED_MARK = "cpython-static: start-up hook failed:"
 
 # Under qemu-user a cold interpreter start plus thirteen checks takes minutes, not seconds.
@@ -116,7 +125,6 @@ class VerifyReport:
     # sys.builtin_module_names as the binary reported it (empty if it could not run):
     # what a table for a new series is filled in from.
     modules: list[str] = field(default_factory=list)
-    test_modules: bool = False  # verified as the test variant (build --test-modules)
 
     def to_json(self) -> dict:
         return {
@@ -126,7 +134,6 @@ class VerifyReport:
             "target": self.target,
             "checks": [asdict(c) for c in self.checks],
             "modules": list(self.modules),
-            "test_variant": self.test_modules,
         }
 
 
@@ -225,10 +232,14 @@ def check_hardening(elf: ElfInfo, data: bytes) -> Check:
     return Check("hardening", True, "; ".join(said))
 
 
-# What the interpreter says about the C libraries linked into it, for the `sbom` check:
-# SBOM component name -> version as the module reports it (absent module: not reported).
-_REPORTED_VERSIONS = r"""
-import json
+# What the interpreter says about the C libraries linked into it: "versions", for the
+# `sbom` check: SBOM component name -> version as the module reports it (absent module:
+# not reported; libedit reports none); "readline" (its library's own words), "modules"
+# (which of those a variant may leave out exist) and "dbm" (what dbm.open() makes), for
+# the `variant` check.
+LIBEDIT_TAG = smoke_checks.LIBEDIT_TAG
+_LIBRARY_FACTS = r"""
+import json, os, sys, tempfile
 got = {}
 def take(name, fn):
     try:
@@ -238,10 +249,29 @@ def take(name, fn):
 take("openssl", lambda: __import__("ssl").OPENSSL_VERSION.split()[1])
 take("sqlite", lambda: __import__("sqlite3").sqlite_version)
 take("zlib", lambda: __import__("zlib").ZLIB_RUNTIME_VERSION)
-take("readline", lambda: __import__("readline")._READLINE_LIBRARY_VERSION)
+readline = {}
+try:
+    readline["library"] = __import__("readline")._READLINE_LIBRARY_VERSION
+except Exception as exc:
+    readline["error"] = "%s: %s" % (type(exc).__name__, exc)
+if not readline.get("library", __TAG__).startswith(__TAG__):
+    got["readline"] = readline["library"]
 take("ncurses", lambda: "{0.major}.{0.minor}-{0.patch}".format(__import__("curses").ncurses_version))
 take("gdbm", lambda: ".".join(map(str, __import__("_gdbm")._GDBM_VERSION)))
-print(json.dumps(got))
+dbm = None
+try:
+    import dbm as _dbm_package
+    with tempfile.TemporaryDirectory() as tmp:
+        _dbm_package.open(os.path.join(tmp, "db"), "c").close()
+        dbm = _dbm_package.whichdb(os.path.join(tmp, "db"))
+except Exception as exc:
+    dbm = "%s: %s" % (type(exc).__name__, exc)
+print(json.dumps({
+    "versions": got,
+    "readline": readline,
+    "modules": sorted(set(__OPTIONAL__) & set(sys.builtin_module_names)),
+    "dbm": dbm,
+}))
 """
 
 
@@ -288,15 +318,9 @@ def check_version(actual: str, wanted: str | None) -> Check:
 
 
 def check_builtin_modules(
-    actual: Sequence[str],
-    series: str,
-    target: str,
-    tables: Mapping[str, SeriesTable],
-    added: Sequence[str] = (),
-    test_modules: bool = False,
+    actual: Sequence[str], series: str, target: str, tables: Mapping[str, SeriesTable], added: Sequence[str] = ()
 ) -> Check:
-    """``added``: the modules `build --with` compiled in, expected on top of the table;
-    ``test_modules``: the binary is the test variant (the table's test_modules too)."""
+    """``added``: the modules `build --with` compiled in, expected on top of the table."""
     table = tables.get(series)
     if table is None:
         return Check(
@@ -305,7 +329,7 @@ def check_builtin_modules(
             f"modules.toml has no table for {series}; the binary has: " + ", ".join(sorted(actual)),
         )
     try:
-        expected = expected_builtin_modules(table, target, test_modules) | frozenset(added)
+        expected = expected_builtin_modules(table, target) | frozenset(added)
     except UnverifiedSeries as exc:
         return Check("builtin_modules", False, f"{exc}; the binary has: " + ", ".join(sorted(actual)))
     diff = compare_modules(expected, actual)
@@ -317,10 +341,8 @@ def check_builtin_modules(
     )
     if diff.ok:
         plus = f" + {len(added)} added ({', '.join(sorted(added))})" if added else ""
-        of = f"{series}'s {TEST_VARIANT}" if test_modules else series
-        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {of}{plus}" + unproven)
-    variant = f" (expected: {series}'s {TEST_VARIANT})" if test_modules else ""
-    return Check("builtin_modules", False, diff.describe(table.excluded) + variant + unproven)
+        return Check("builtin_modules", True, f"{len(expected)} modules, as expected for {series}{plus}" + unproven)
+    return Check("builtin_modules", False, diff.describe(table.excluded) + unproven)
 
 
 def check_no_shared_modules(dynload_dirs: Sequence[str], probe_errors: Sequence[str] = ()) -> Check:
@@ -545,8 +567,10 @@ class _Session:
             )
         return make_tls_material(self.runner, openssl, self.workdir / "tls")
 
-    def smoke(self, names: Sequence[str]) -> list[Check]:
-        extra: list[str] = []
+    def smoke(self, names: Sequence[str], variant: str = DEFAULT_VARIANT) -> list[Check]:
+        # readline and dbm as the variant builds them (versions.toml, modules.toml).
+        extra = ["--readline-backend", get_variant(variant).readline]
+        extra += [arg for module in variant_removes(variant) for arg in ("--absent", module)]
         checks_by_name: dict[str, Check] = {}
         if "ssl" in names:
             try:
@@ -698,7 +722,7 @@ def _probed_checks(
     version: str | None,
     target: str,
     added: Sequence[str] = (),
-    test_modules: bool = False,
+    variant: str = DEFAULT_VARIANT,
 ) -> tuple[list[Check], dict | None]:
     started = time.monotonic()
     answer, why = session.probe()
@@ -711,7 +735,7 @@ def _probed_checks(
     makers = {
         "version": lambda: check_version(actual_version, version),
         "builtin_modules": lambda: check_builtin_modules(
-            answer["builtin_module_names"], series, target, load_module_tables(), added, test_modules
+            answer["builtin_module_names"], series, target, load_module_tables(variant=variant), added
         ),
         "no_shared_modules": lambda: check_no_shared_modules(answer["dynload_dirs"], answer["errors"]),
         "stdlib": lambda: check_stdlib(ends_with_zip(session.binary), answer["executable"], answer["stdlib_module"]),
@@ -720,51 +744,206 @@ def _probed_checks(
     return [_timed(makers[n])() for n in wanted], answer
 
 
-def _check_sbom(session: _Session, sbom_file: Path, answer: dict) -> Check:
-    try:
-        doc = json.loads(sbom_file.read_text())
-    except (OSError, ValueError) as exc:
-        return Check("sbom", False, f"{sbom_file}: unreadable ({exc})")
+def _library_facts(session: _Session) -> dict | str:
+    """The interpreter's answer to _LIBRARY_FACTS, or why there is none."""
+    script = _LIBRARY_FACTS.replace("__TAG__", repr(LIBEDIT_TAG)).replace("__OPTIONAL__", repr(_variant_modules()))
     res = session.runner.run(
         "verify: library versions",
-        [*session.interpreter(), "-I", "-c", _REPORTED_VERSIONS],
+        [*session.interpreter(), "-I", "-c", script],
         env=session.env(),
         capture=True,
         check=False,
         timeout=PROBE_TIMEOUT_S,
     )
-    reported = _last_json_line(res.output, "{")
-    if res.returncode != 0 or reported is None:
-        return Check("sbom", False, f"could not ask the interpreter for its library versions (log: {res.log})")
-    ok, detail = sbom_verdict(doc, format_version(answer["version_info"]), reported)
+    facts = _last_json_line(res.output, "{")
+    if res.returncode != 0 or facts is None:
+        return f"could not ask the interpreter for its library versions (log: {res.log})"
+    return facts
+
+
+def _read_sbom(sbom_file: Path) -> dict | str:
+    try:
+        return json.loads(sbom_file.read_text())
+    except (OSError, ValueError) as exc:
+        return f"{sbom_file}: unreadable ({exc})"
+
+
+def _licence_sections(sbom_file: Path) -> set[tuple[str, str]] | None:
+    """(name, version) of each section of the licence texts beside an SBOM (None: no file)."""
     texts = sbom_file.with_name(sbom_file.name.removesuffix(".spdx.json") + ".licenses.txt")
-    if texts.is_file():  # the licence texts beside it: a section per component
-        headers = set(re.findall(r"^==== (\S+) (\S+) ", texts.read_text(errors="replace"), flags=re.M))
+    if not texts.is_file():
+        return None
+    return set(re.findall(r"^==== (\S+) (\S+) ", texts.read_text(errors="replace"), flags=re.M))
+
+
+def _check_sbom(sbom_file: Path, doc: dict | str, facts: dict | str, answer: dict) -> Check:
+    if isinstance(doc, str):
+        return Check("sbom", False, doc)
+    if isinstance(facts, str):
+        return Check("sbom", False, facts)
+    ok, detail = sbom_verdict(doc, format_version(answer["version_info"]), facts["versions"])
+    sections = _licence_sections(sbom_file)
+    if sections is not None:  # the licence texts beside it: a section per component
         missing = [
             f"{p['name']} {p['versionInfo']}"
             for p in doc.get("packages", [])
-            if (p["name"], p["versionInfo"]) not in headers
+            if (p["name"], p["versionInfo"]) not in sections
         ]
+        texts = sbom_file.name.removesuffix(".spdx.json") + ".licenses.txt"
         if missing:
-            ok, detail = False, f"{detail}; {texts.name} has no section for {', '.join(missing)}"
+            ok, detail = False, f"{detail}; {texts} has no section for {', '.join(missing)}"
         else:
-            detail += f"; licence texts: {texts.name}"
+            detail += f"; licence texts: {texts}"
     return Check("sbom", ok, f"{sbom_file.name}: {detail}")
 
 
-def sbom_says_test_variant(sbom_file: Path) -> bool:
-    """Whether the SBOM beside a file says it is the test variant (build/sbom.py)."""
-    try:
-        doc = json.loads(sbom_file.read_text())
-    except (OSError, ValueError):
-        return False
-    return any(a.get("comment") == TEST_VARIANT for p in doc.get("packages", []) for a in p.get("annotations", []))
+# ================================================================ build variants
+def _variant_removed() -> set[str]:
+    """The built-in modules some build variant leaves out (modules.toml [variant.*])."""
+    return {m for v in supported_variants() for m in variant_removes(v)}
 
 
-def _series_modules(answer: dict, target: str) -> frozenset[str]:
+def _variant_brings(name: str) -> set[str]:
+    """The built-in modules variant ``name`` adds to every series it adds to (its marks:
+    the test variant's _testcapi, …)."""
+    adds = [set(m) for m in variant_adds(name).values()]
+    return set.intersection(*adds) if adds else set()
+
+
+def _variant_added() -> set[str]:
+    """The built-in modules some build variant adds (modules.toml [variant.*.add])."""
+    return {m for v in supported_variants() for mods in variant_adds(v).values() for m in mods}
+
+
+def _variant_modules() -> list[str]:
+    """What tells the variants apart among the built-in modules: those some variant leaves
+    out or adds, and readline (whose library differs)."""
+    return sorted(_variant_removed() | _variant_added() | {"readline"})
+
+
+def _swapped_libraries() -> set[str]:
+    """The libraries some variant replaces, drops or brings (readline, gdbm, libedit).  The
+    recipes a variant swaps are named as their sources, so these are SBOM names too."""
+    out = set()
+    for v in map(get_variant, supported_variants()):
+        out |= {c.what for c in v.libraries} | {c.by for c in v.libraries if c.by}
+    return out
+
+
+def binary_variant(facts: Mapping) -> str | None:
+    """The build variant an interpreter is, from its own answers (_LIBRARY_FACTS): readline's
+    backend and which of the modules the variants leave out it has; None: none of them."""
+    library = facts["readline"].get("library")
+    backend = None if library is None else "editline" if library.startswith(LIBEDIT_TAG) else "readline"
+    present, removed, added = set(facts["modules"]), _variant_removed(), _variant_added()
+    for name in supported_variants():
+        leaves_out, brings = set(variant_removes(name)), _variant_brings(name)
+        if (
+            get_variant(name).readline == backend
+            and not present & leaves_out
+            and removed - leaves_out <= present
+            and brings <= present
+            and not present & (added - {m for mods in variant_adds(name).values() for m in mods})
+        ):
+            return name
+    return None
+
+
+def declared_variant(doc: Mapping) -> str:
+    """The build variant an SBOM declares by its components: the one whose library changes
+    it shows (libedit listed, neither readline nor gdbm); a variant that changes no library
+    (the test variant) by the name CPython's entry gives it (build/sbom.py); else the default."""
+    names = {p["name"] for p in doc.get("packages", [])}
+    for name in supported_variants():
+        changes = get_variant(name).libraries
+        if changes and all(c.what not in names and (c.by is None or c.by in names) for c in changes):
+            return name
+    cpython = next((p for p in doc.get("packages", []) if p.get("name") == "CPython"), {})
+    for name in supported_variants():
+        if not get_variant(name).libraries and f"; build variant {name}:" in cpython.get("comment", ""):
+            return name
+    return DEFAULT_VARIANT
+
+
+def _seen(facts: Mapping) -> str:
+    """What the interpreter says of itself that tells the variants apart, in words."""
+    readline, removed = facts["readline"], sorted(_variant_removed())
+    library = readline.get("library")
+    if library is None:
+        said = f"no readline ({readline.get('error', 'not built')})"
+    elif library.startswith(LIBEDIT_TAG):
+        said = f"readline on libedit ({library})"
+    else:
+        said = f"readline on GNU readline {library}"
+    left_out = [m for m in removed if m not in facts["modules"]]
+    said += f", no {', '.join(left_out)}" if left_out else f", with {', '.join(removed)}"
+    if brought := sorted(_variant_added() & set(facts["modules"])):
+        said += f", with {', '.join(brought)}"
+    return said + f"; dbm.open() makes {facts['dbm']}"
+
+
+def variant_verdict(
+    facts: Mapping,
+    asked: str | None,
+    doc: Mapping | None,
+    sections: set[str] | None = None,
+    sbom_name: str = "the SBOM",
+) -> tuple[bool, str]:
+    """Whether the interpreter is the variant ``asked`` for (None: the one ``doc``, its SBOM,
+    declares), and whether the SBOM says what it is: the right components, a licence for the
+    whole file that is GPL exactly when a component is, and (``sections``: the components the
+    licence texts have a section for) licence texts for exactly those components."""
+    actual, seen = binary_variant(facts), _seen(facts)
+    problems, said = [], []
+    expected = asked or (declared_variant(doc) if doc is not None else None)
+    if actual is None:
+        problems.append(f"the file is no build variant ({seen})")
+    elif expected is not None and actual != expected:
+        problems.append(
+            f"the file is the {actual} build ({seen}), not {expected}" + ("" if asked else f" as {sbom_name} declares")
+        )
+    if doc is not None and doc.get("packages"):
+        packages, swapped = doc["packages"], _swapped_libraries()
+        if actual is not None and (declared := declared_variant(doc)) != actual:
+            problems.append(f"{sbom_name} declares the {declared} build")
+        whole = packages[0].get("licenseConcluded", "NOASSERTION")
+        gpl = sorted(p["name"] for p in packages if GPL.search(p.get("licenseDeclared", "")))
+        if bool(gpl) != bool(GPL.search(whole)):
+            problems.append(
+                f"{sbom_name} gives the file {whole}, but its GPL components are: {', '.join(gpl) or 'none'}"
+            )
+        listed = sorted(f"{p['name']} {p['versionInfo']}" for p in packages if p["name"] in swapped)
+        said.append(
+            f"as {sbom_name} declares ({', '.join(listed) or 'none of ' + ', '.join(sorted(swapped))}; the file: {whole})"
+        )
+        if sections is not None:
+            if extra := sorted(sections - {p["name"] for p in packages}):
+                problems.append(f"licence texts for {', '.join(extra)}, which {sbom_name} does not list")
+            has, lacks = sorted(swapped & sections), sorted(swapped - sections)
+            said.append(
+                "licence texts: "
+                + (" and ".join(has) + "'s" if has else "no swapped library's")
+                + (", none of " + "'s or ".join(lacks) + "'s" if lacks else "")
+            )
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"{actual}: {seen}" + "".join(f"; {s}" for s in said)
+
+
+def _check_variant(sbom_file: Path, doc: dict | str | None, facts: dict | str, asked: str | None) -> Check:
+    if isinstance(facts, str):
+        return Check("variant", False, facts)
+    if isinstance(doc, str):
+        return Check("variant", False, doc)
+    sections = _licence_sections(sbom_file)
+    names = {name for name, _ in sections} if sections is not None else None
+    return Check("variant", *variant_verdict(facts, asked, doc, names, sbom_file.name))
+
+
+def _series_modules(answer: dict, target: str, variant: str = DEFAULT_VARIANT) -> frozenset[str]:
     """The modules the binary's series should have: its table's, or (no reviewed table)
     what it reports, so that a series-specific check still runs where it can."""
-    table = load_module_tables().get("{}.{}".format(*answer["version_info"][:2]))
+    table = load_module_tables(variant=variant).get("{}.{}".format(*answer["version_info"][:2]))
     try:
         return expected_builtin_modules(table, target) if table else frozenset()
     except UnverifiedSeries:
@@ -781,21 +960,22 @@ def verify(
     only: list[str] | None = None,
     added_modules: Sequence[str] = (),
     sbom: Path | None = None,
-    test_modules: bool | None = None,
+    variant: str | None = None,
 ) -> VerifyReport:
     """Run the selected checks (all by default) on ``binary``; see the module docstring.
     ``added_modules``: the third-party modules `build --with` compiled in (full dotted
     names), expected beside the table's and imported as built-ins (``added_modules``).
-    ``test_modules``: whether ``binary`` is the test variant (build --test-modules);
-    None: what the SBOM beside it says."""
+    ``variant``: the build variant the file must be (versions.toml [variant.*]); None: the
+    one its SBOM declares, else the default; its module table and smoke checks apply."""
     binary = Path(binary).absolute()
-    sbom_file = sbom if sbom is not None else binary.with_name(binary.name + ".spdx.json")
-    if test_modules is None:
-        test_modules = sbom_says_test_variant(sbom_file)
     selected = _selected(only)
     if version is not None:
         _requested(version)
     elf = _read_binary(binary)
+    sbom_file = sbom if sbom is not None else binary.with_name(binary.name + ".spdx.json")
+    doc = _read_sbom(sbom_file) if sbom_file.is_file() else None
+    expected = variant or (declared_variant(doc) if isinstance(doc, dict) else DEFAULT_VARIANT)
+    get_variant(expected)  # an unknown name is the caller's mistake, said before anything runs
     target = target or f"{elf.machine}-linux-musl"
     checks: list[Check] = []
     if "static" in selected:
@@ -809,7 +989,7 @@ def verify(
         prefix = resolve_emulator(target, emulator, search_path)
         with tempfile.TemporaryDirectory(prefix="cpython-static-verify-") as tmp:
             session = _Session(binary, runner, prefix, Path(tmp))
-            probed, answer = _probed_checks(session, selected, version, target, added_modules, test_modules)
+            probed, answer = _probed_checks(session, selected, version, target, added_modules, expected)
             checks += probed
             if added_modules and only is None:  # the check of what build --with added
                 checks.append(
@@ -822,17 +1002,20 @@ def verify(
                         )
                     )()
                 )
-            if only is None and answer is not None and sbom_file.is_file():
-                checks.append(_timed(lambda: _check_sbom(session, sbom_file, answer))())
+            # The SBOM's, and the variant's when there is one to compare with.
+            if only is None and answer is not None and (doc is not None or variant is not None):
+                facts = _library_facts(session)
+                if doc is not None:
+                    checks.append(_timed(_check_sbom)(sbom_file, doc, facts, answer))
+                checks.append(_timed(_check_variant)(sbom_file, doc, facts, variant))
             smoke_names = [n for n in runtime if n in SMOKE_CHECKS]
             if only is None and answer is not None:
+                modules = _series_modules(answer, target, expected)
                 smoke_names = [
-                    n
-                    for n in smoke_names
-                    if n not in smoke_checks.REQUIRES or smoke_checks.REQUIRES[n] in _series_modules(answer, target)
+                    n for n in smoke_names if n not in smoke_checks.REQUIRES or smoke_checks.REQUIRES[n] in modules
                 ]
             if smoke_names:
-                checks += session.smoke(smoke_names)
+                checks += session.smoke(smoke_names, expected)
     return VerifyReport(
         binary=binary,
         version=format_version(answer["version_info"]) if answer else version or "unknown",
@@ -840,5 +1023,4 @@ def verify(
         ok=bool(checks) and all(c.ok for c in checks),
         checks=checks,
         modules=list(answer["builtin_module_names"]) if answer else [],
-        test_modules=test_modules,
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from cpython_static.versions import DEFAULT_VARIANT
 
 MODULES_TOML = Path(__file__).resolve().parents[1] / "modules.toml"
 
@@ -23,9 +25,6 @@ class SeriesTable:
     # Built shared whatever MODULE_BUILDTYPE says, or breaking the static link: a static
     # build must disable them (modules.toml's schema says how).
     never_static: tuple[str, ...] = ()
-    # What the test variant (build --test-modules) has on top of `builtin`; empty: the
-    # series has no variant.
-    test_modules: frozenset[str] = frozenset()
 
 
 def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
@@ -41,11 +40,6 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
     never_static = tuple(raw.get("never_static", ()))
     if derived and (stray := [m for m in never_static if m not in excluded]):
         raise ValueError(f"modules.toml: {series} lists {stray} as never_static but does not exclude them")
-    test_modules = frozenset(raw.get("test_modules", {}).get("builtin", ()))
-    if stray := sorted(test_modules - excluded.keys()):
-        raise ValueError(
-            f"modules.toml: {series}'s test variant builds in {stray}, which the default build does not exclude"
-        )
     targets = {}
     for target, override in raw.get("targets", {}).items():
         add, remove = frozenset(override.get("add", ())), frozenset(override.get("remove", ()))
@@ -61,30 +55,59 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
         note=str(raw.get("reason", raw.get("sources", ""))),
         proven=bool(raw.get("proven", True)),
         never_static=never_static,
-        test_modules=test_modules,
     )
 
 
-def load_module_tables(path: Path | None = None) -> dict[str, SeriesTable]:
+def load_module_tables(path: Path | None = None, variant: str = DEFAULT_VARIANT) -> dict[str, SeriesTable]:
+    """Every series' table; for a build ``variant``, without the modules it leaves out
+    (then excluded, with the variant's reason) and with those it adds to the series (a
+    series it adds nothing to, when it adds to some: no table the variant was proven on)."""
     data = tomllib.loads((path or MODULES_TOML).read_text(encoding="utf-8"))
-    return {series: _series_from_toml(series, raw) for series, raw in data["series"].items()}
+    tables = {series: _series_from_toml(series, raw) for series, raw in data["series"].items()}
+    removed, added = variant_removes(variant, data), variant_adds(variant, data)
+    if not removed and not added:
+        return tables
+    for series, table in tables.items():
+        if table.derived and (stray := sorted(removed.keys() - table.builtin)):
+            raise ValueError(f"modules.toml: variant {variant} removes {stray}, which {series} does not build")
+        table = replace(table, builtin=table.builtin - removed.keys(), excluded={**table.excluded, **removed})
+        adds = added.get(series, {})
+        if stray := sorted(adds.keys() - table.excluded.keys()):
+            raise ValueError(f"modules.toml: variant {variant} adds {stray} to {series}, which does not exclude them")
+        if added and not adds:
+            table = replace(table, derived=False, note=f"the {variant} build was not made for {series}")
+        excluded = {m: why for m, why in table.excluded.items() if m not in adds}
+        tables[series] = replace(table, builtin=table.builtin | adds.keys(), excluded=excluded)
+    return tables
+
+
+def variant_adds(variant: str, data: Mapping | None = None) -> dict[str, dict[str, str]]:
+    """The built-in modules ``variant`` adds, series -> name -> what it is for."""
+    data = data if data is not None else tomllib.loads(MODULES_TOML.read_text(encoding="utf-8"))
+    added = {s: dict(m) for s, m in data.get("variant", {}).get(variant, {}).get("add", {}).items()}
+    if blank := [f"{s} {name}" for s, m in added.items() for name, why in m.items() if not str(why).strip()]:
+        raise ValueError(f"modules.toml: variant {variant} adds {blank} without a reason")
+    return added
+
+
+def variant_removes(variant: str, data: Mapping | None = None) -> dict[str, str]:
+    """The built-in modules ``variant`` leaves out of every series, name -> reason."""
+    data = data if data is not None else tomllib.loads(MODULES_TOML.read_text(encoding="utf-8"))
+    removed = dict(data.get("variant", {}).get(variant, {}).get("remove", {}))
+    if blank := [name for name, why in removed.items() if not str(why).strip()]:
+        raise ValueError(f"modules.toml: variant {variant} removes {blank} without a reason")
+    return removed
 
 
 class UnverifiedSeries(LookupError):
     pass
 
 
-def expected_builtin_modules(table: SeriesTable, target: str, test_modules: bool = False) -> frozenset[str]:
-    """The modules a binary of ``table``'s series for ``target`` must have exactly;
-    ``test_modules``: the test variant's (build --test-modules)."""
+def expected_builtin_modules(table: SeriesTable, target: str) -> frozenset[str]:
     if not table.derived:
         raise UnverifiedSeries(f"no verified module table for {table.series}: {table.note}")
-    if test_modules and not table.test_modules:
-        raise UnverifiedSeries(
-            f'modules.toml has no test variant for {table.series} ([series."{table.series}".test_modules])'
-        )
     add, remove = table.targets.get(target, (frozenset(), frozenset()))
-    return (table.builtin | add | (table.test_modules if test_modules else frozenset())) - remove
+    return (table.builtin | add) - remove
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ _HEADER = re.compile(
 # The table's section of the files that need test-only C modules (not a series).
 TEST_MODULES = "test_modules"
 SHIPPED, VARIANT = "shipped", "test variant"
+VARIANT_BUILD = "test-modules"  # versions.toml [variant.test-modules]: build --test-modules
 
 
 class StdlibTestsError(ValueError):
@@ -249,11 +250,23 @@ def prepare_prefix(binary: Path, lib_test: Path, work: Path, mm: str) -> Path:
     shutil.copy2(binary, python)
     stdlib_dir = work / "lib" / f"python{mm}"
     stdlib_dir.mkdir(parents=True, exist_ok=True)
-    link = stdlib_dir / "test"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    os.symlink(lib_test, link)
+    # Hard links, not a symlink to the cache entry: tests that compare a module's path
+    # with one they compute (unittest discovery: "Path must be within the project") must
+    # see one tree, and the links cost no copy.
+    dest = stdlib_dir / "test"
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(lib_test, dest, symlinks=True, copy_function=_link_or_copy)
     return python
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem
+        shutil.copy2(src, dst)
 
 
 def run_suite(

@@ -2,7 +2,7 @@ import pytest
 
 from cpython_static.build import libraries
 from cpython_static.build.libraries import RecipeError, all_recipe_names, load_recipe, resolve
-from cpython_static.versions import get_series, supported_series
+from cpython_static.versions import get_series, get_variant, supported_series, supported_variants
 
 EXPECTED = {
     "zlib",
@@ -17,6 +17,7 @@ EXPECTED = {
     "libuuid",
     "zstd",
     "libyaml",
+    "libedit",
 }
 
 
@@ -42,8 +43,19 @@ def test_dependencies_come_first():
 
 def test_every_series_library_has_a_recipe():
     for s in supported_series():
-        for lib in get_series(s).libraries:
-            load_recipe(lib)
+        for variant in supported_variants():
+            if get_variant(variant).series and s not in get_variant(variant).series:
+                continue  # a variant made for other series (build --test-modules)
+            for lib in get_series(s, variant).libraries:
+                load_recipe(lib)
+
+
+def test_libraries_a_variant_swaps_are_named_as_their_sources():
+    # verify's variant check reads the SBOM, which names libraries by their source.
+    for variant in map(get_variant, supported_variants()):
+        for change in variant.libraries:
+            for name in filter(None, (change.what, change.by)):
+                assert load_recipe(name).source == name
 
 
 def test_cycle_is_reported(monkeypatch):

@@ -7,9 +7,10 @@ from types import SimpleNamespace
 from cpython_static.build import sbom
 from cpython_static.build.sources import load_lock
 from cpython_static.verify.checks import sbom_verdict
+from cpython_static.versions import get_variant
 
 
-def built(tmp_path, libs=("zlib", "openssl", "readline")):
+def built(tmp_path, libs=("zlib", "openssl", "readline"), variant="default"):
     prefix = tmp_path / "install"
     bundled = prefix / "lib" / "python3.13" / "ensurepip" / "_bundled"
     bundled.mkdir(parents=True)
@@ -22,7 +23,7 @@ def built(tmp_path, libs=("zlib", "openssl", "readline")):
         prefix=prefix,
         patches=["0002"],
         libraries=libraries,
-        test_modules=False,
+        variant=variant,
     )
 
 
@@ -54,6 +55,27 @@ def test_document_lists_every_component_with_licence_and_digest(tmp_path):
 def test_without_gpl_components_says_so(tmp_path):
     doc = sbom.document(built(tmp_path, libs=("zlib",)), load_lock())
     assert doc["comment"] == "no GPL component is linked in"
+
+
+def test_the_file_as_a_whole_concludes_every_licence_gpl_first(tmp_path):
+    lock = load_lock()
+    doc = sbom.document(built(tmp_path, libs=("zlib", "readline", "gdbm", "ncurses")), lock)
+    cpython = doc["packages"][0]
+    assert cpython["licenseDeclared"] == "PSF-2.0"  # CPython's own; concluded: the file's
+    assert cpython["licenseConcluded"] == "GPL-3.0-or-later AND Apache-2.0 AND MIT AND PSF-2.0 AND X11 AND Zlib"
+    assert doc["comment"].startswith("GPL-licensed components are linked in (readline, gdbm)")
+    no_gpl = sbom.document(built(tmp_path / "v", libs=("zlib", "libedit", "ncurses"), variant="no-gpl"), lock)
+    # libedit's own AND is flattened into the whole; nothing GPL is left.
+    assert no_gpl["packages"][0]["licenseConcluded"] == (
+        "Apache-2.0 AND BSD-2-Clause AND BSD-3-Clause AND MIT AND PSF-2.0 AND X11 AND Zlib"
+    )
+    assert no_gpl["name"].endswith("x86_64-linux-musl (no-gpl)")
+    assert no_gpl["comment"] == "no GPL component is linked in (build variant no-gpl)"
+    assert no_gpl["packages"][0]["comment"].endswith("; build variant no-gpl: " + get_variant("no-gpl").summary)
+    assert sbom.file_licence([{"licenseDeclared": "MIT OR Apache-2.0"}, {"licenseDeclared": "MIT"}]) == (
+        "(MIT OR Apache-2.0) AND MIT"
+    )
+    assert sbom.file_licence([{"licenseDeclared": "MIT"}, {"licenseDeclared": "NOASSERTION"}]) == "NOASSERTION"
 
 
 def test_write_puts_it_beside_the_file(tmp_path):

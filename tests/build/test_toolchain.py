@@ -88,3 +88,20 @@ def test_a_series_needing_what_gcc_s_libc_lacks_gets_zig_by_default_and_an_error
     with pytest.raises(tc.ToolchainError, match=r"no crypt\(\).*--toolchain zig"):
         tc.make_toolchain("gcc", NATIVE, cache, runner, libc_needs=needs)
     assert tc.make_toolchain(None, NATIVE, cache, runner).name == "gcc"
+
+
+@pytest.mark.skipif(shutil.which("musl-gcc") is None, reason="needs Debian's musl-tools (.ci/setup installs it)")
+@pytest.mark.parametrize("name", ["gcc", "zig"])
+def test_where_the_cache_is_changes_neither_keys_nor_what_the_compiler_records(tmp_path, name):
+    """The cache root is mapped to a fixed name in the wrappers (-ffile-prefix-map), and
+    the toolchain's identity, the root of every cache key, does not depend on it."""
+    made = []
+    for root in ("a", "elsewhere/b"):
+        made.append(
+            tc.make_toolchain(name, NATIVE, Cache(tmp_path / root), Runner(tmp_path / "logs"), optimize="quick")
+        )
+    assert made[0].identity() == made[1].identity()
+    for toolchain, root in zip(made, ("a", "elsewhere/b")):
+        wrapper = (toolchain.bindir / toolchain.cc).read_text()
+        assert f"-ffile-prefix-map={tmp_path / root}={tc.MAPPED_ROOT}" in wrapper
+        assert "-fstack-protector-strong" in wrapper

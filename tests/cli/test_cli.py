@@ -48,3 +48,20 @@ def test_sources_list_json_is_the_lock():
 def test_verify_missing_binary(tmp_path):
     res = cli("verify", str(tmp_path / "nope"))
     assert res.returncode == 2 and "no such file" in res.stderr
+
+
+def test_no_gpl_help_teaches_what_it_changes():
+    build = " ".join(cli("build", "--help").stdout.split())
+    for words in (
+        "--no-gpl",
+        "libedit",
+        "instead of GNU readline",
+        "no _gdbm or _dbm",
+        "dbm.sqlite3",
+        "SBOM",
+        "-no-gpl/",
+    ):
+        assert words in build, words
+    assert "--no-gpl" in cli("pack", "--help").stdout  # what a proprietary tool is packed with
+    verify = " ".join(cli("verify", "--help").stdout.split())
+    assert "fail unless BINARY is the no-gpl build" in verify and "the SBOM beside BINARY declares" in verify

@@ -13,7 +13,9 @@ from cpython_static.core.errors import UsageError
 from cpython_static.verify import stdlib_tests as S
 from cpython_static.verify.modules import load_module_tables
 
-VARIANT_MODULES = sorted(load_module_tables()["3.13"].test_modules)
+VARIANT_MODULES = sorted(
+    load_module_tables(variant="test-modules")["3.13"].builtin - load_module_tables()["3.13"].builtin
+)
 
 
 @pytest.fixture
@@ -23,14 +25,14 @@ def stand_ins(monkeypatch, tmp_path):
     runs = []
     lib_test = tmp_path / "Lib" / "test"
     lib_test.mkdir(parents=True)
-    for name in ("test_site", "test_class", "test_traceback"):
+    for name in ("test_zz_plain", "test_class", "test_traceback"):
         (lib_test / f"{name}.py").write_text("")
 
     class Runner:
         base_env = {"PATH": ""}
 
         def run(self, step, argv, **kw):
-            modules = VARIANT_MODULES if "testmodules" in argv[0] else ["sys"]
+            modules = VARIANT_MODULES if "test-modules" in argv[0] else ["sys"]
             return SimpleNamespace(output="3.13.15\n" + " ".join(modules) + "\n")
 
     class Cache:
@@ -41,7 +43,7 @@ def stand_ins(monkeypatch, tmp_path):
 
     def run_suite(runner, python, *, tests=(), exclude=(), jobs=2, workdir, step=""):
         runs.append({"python": python[-1], "tests": list(tests), "exclude": list(exclude)})
-        ran = set(tests) or {"test_site"}
+        ran = set(tests) or {"test_zz_plain"}  # a file the table does not list
         return S.SuiteResult(ran=ran, summary="== Tests result: SUCCESS =="), workdir / "regrtest.log"
 
     ctx = SimpleNamespace(cache=Cache(), runner=Runner(), log_dir=tmp_path / "logs")
@@ -62,7 +64,7 @@ def stand_ins(monkeypatch, tmp_path):
         },
     )
     shipped = tmp_path / "dist" / "cpython-3.13.15-x86_64-linux-musl" / "python3.13"
-    variant = tmp_path / "dist" / "cpython-3.13.15-x86_64-linux-musl-testmodules" / "python3.13"
+    variant = tmp_path / "dist" / "cpython-3.13.15-x86_64-linux-musl-test-modules" / "python3.13"
     for f in (shipped, variant):
         f.parent.mkdir(parents=True)
         f.write_bytes(b"\x7fELF")

@@ -105,8 +105,8 @@ def test_terminfo_fallbacks(root, term):
 
 # ======================================================= where the standard library lives
 def test_the_binary_is_its_own_prefix_and_library(root):
-    # json comes from the archive (its __file__ is the .pyc beside the .py, as for any
-    # zip on sys.path); os is frozen into the interpreter, __file__ named after the library.
+    # json comes from the archive (its __file__ names its source there, as a zipped stdlib
+    # with sources does); os is frozen into the interpreter, __file__ named the same way.
     code = (
         "import sys, os, json; print(sys.executable, sys.prefix, sys.exec_prefix, "
         "sys.base_prefix); print(os.path.dirname(json.__file__)); print(os.__file__); "

@@ -69,6 +69,14 @@ def test_pythonpath_and_flags(python, tmp_path):
         assert res.returncode == 1 and "No module named 'extra_mod'" in res.stderr, flag
     res = run([python, "-S", "-c", "import sys; print('site' in sys.modules)"])
     assert res.stdout.strip() == "False"
+    # Development mode and the debug allocator: their hooks refuse PyMem_Malloc before
+    # initialisation, so the launcher must use only the raw allocator there.
+    for argv, env in (((python, "-X", "dev"), None), ((python,), {"PYTHONMALLOC": "debug"})):
+        res = run([*argv, "-c", "import sys; print(sys.flags.dev_mode)"], env=env)
+        assert res.returncode == 0 and res.stdout.strip() in ("True", "False"), (argv, env, res.stderr)
+    # Read once, as upstream's main reads it: a second read loses this -X option.
+    res = run([python, "-X", "warn_default_encoding", "-c", "open('/dev/null').close()"])
+    assert "EncodingWarning" in res.stderr, res.stderr
     res = run([python, "-m", "json.tool"], input='{"b": [1, 2]}')
     assert json.loads(res.stdout) == {"b": [1, 2]}, res.stderr
 
@@ -191,6 +199,26 @@ def test_cpython_test_ensurepip_passes(python, release_tarball, tmp_path):
         "test_bootstrapping_from_zip_file",
     ):
         assert re.search(rf"^{name} \(test\.test_ensurepip\.\w+\.{name}\) \.\.\. ok$", res.stdout, re.M), name
+
+
+def test_venv_has_activate_scripts_and_a_copied_venv_its_base(venv, python, tmp_path):
+    """The activate scripts are data files in the archive (the hook copies them out), and
+    a `--copies` venv, whose interpreter is a copy of the file, still knows its base."""
+    for script in ("activate", "activate.fish", "activate.csh"):
+        assert (venv / "bin" / script).is_file(), script
+    res = subprocess.run(
+        ["bash", "-c", f". {venv}/bin/activate && python -c 'import sys; print(sys.prefix)'"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert res.stdout.strip() == str(venv), res.stderr
+    copied = tmp_path / "copied"
+    res = run([python, "-m", "venv", "--copies", "--without-pip", copied])
+    assert res.returncode == 0, res.stderr
+    code = "import sys, sysconfig; print(sys.prefix, sys.base_prefix, sysconfig.get_preferred_scheme('prefix'))"
+    res = run([copied / "bin" / "python", "-c", code])
+    assert res.stdout.split() == [str(copied), str(python.parent.parent), "venv"], res.stderr
 
 
 def test_venv_has_working_pip(venv, python):

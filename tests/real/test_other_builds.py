@@ -49,4 +49,4 @@ def test_311_one_file_runs_alone(build_311, tmp_path):
         timeout=60,
     )
     assert res.returncode == 0 and res.stderr == "", res.stderr
-    assert res.stdout.splitlines() == [f"{tmp_path} {exe}/json/__init__.pyc", "Europe/Paris"]
+    assert res.stdout.splitlines() == [f"{tmp_path} {exe}/json/__init__.py", "Europe/Paris"]

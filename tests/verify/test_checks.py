@@ -529,11 +529,16 @@ GOOD_HOOK = {
         "extension-refusal",
         "zip-filenames",
         "zip-sources",
+        "zip-file-attrs",
         "tzdata-member",
         "after-import-fixups",
         "shared-object-finder",
     ],
-    "fixups": {"ssl": "applied", "ensurepip": "not needed: ensurepip keeps the bundled wheel's name itself"},
+    "fixups": {
+        "ssl": "applied",
+        "ensurepip": "not needed: ensurepip keeps the bundled wheel's name itself",
+        "venv": "copies the activate scripts out of the archive",
+    },
     "ensurepip": {"bundled": "26.2.1", "version": "26.2.1"},
 }
 

@@ -70,7 +70,7 @@ main(int argc, char **argv)
     if (PyStatus_Exception(status)) {
         goto fail;
     }
-    status = configure_one_file(&config, archive);
+    status = configure_one_file(&config, &config, archive);  /* parse_argv = 0: one read is safe */
     if (PyStatus_Exception(status)) {
         goto fail;
     }

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -130,14 +131,16 @@ find_archive(const char *argv0)
     return NULL;
 }
 
-/* <prefix>/bin/python3.X -> <prefix>: the real file's grandparent directory. */
-static wchar_t *
-prefix_of(const char *archive)
+/* <prefix>/bin/python3.X -> <prefix>: the real file's grandparent directory, as bytes.
+ * (Paths stay bytes until they go into the configuration: before initialisation only
+ * the raw allocator may be used, and Py_EncodeLocale allocates with PyMem_Malloc,
+ * which the debug hooks of -X dev and PYTHONMALLOC=debug refuse without a GIL.) */
+static void
+prefix_path(const char *archive, char *buf, size_t size)
 {
     char real[PATH_MAX];
     const char *path = realpath(archive, real) ? real : archive;
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", path);
+    snprintf(buf, size, "%s", path);
     for (int up = 0; up < 2; up++) {
         char *slash = strrchr(buf, '/');
         if (slash == NULL) {
@@ -149,38 +152,103 @@ prefix_of(const char *archive)
         }
         *slash = '\0';
     }
-    return Py_DecodeLocale(buf, NULL);
+}
+
+static wchar_t *
+prefix_of(const char *archive)
+{
+    char buf[PATH_MAX];
+    prefix_path(archive, buf, sizeof(buf));
+    return Py_DecodeLocale(buf, NULL);  /* raw allocator: freed with PyMem_RawFree */
+}
+
+/* A venv whose interpreter is a copy of this file (`venv --copies`): its prefix has a
+ * pyvenv.cfg naming the base interpreter's directory (`home = <base>/bin`), whose
+ * parent is the base prefix, as CPython's getpath takes it.  (A symlinked venv needs
+ * nothing: the real file's prefix is the base one, and site reads pyvenv.cfg.)
+ * NULL when there is no such file or key. */
+static wchar_t *
+venv_base_of(const char *archive)
+{
+    char prefix[PATH_MAX];
+    prefix_path(archive, prefix, sizeof(prefix));
+    char cfg[PATH_MAX];
+    int n = snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", strcmp(prefix, "/") ? prefix : "");
+    FILE *f = n > 0 && n < (int)sizeof(cfg) ? fopen(cfg, "re") : NULL;
+    if (f == NULL) {
+        return NULL;
+    }
+    char line[PATH_MAX + 64];
+    wchar_t *base = NULL;
+    while (base == NULL && fgets(line, sizeof(line), f)) {
+        char *eq = strchr(line, '=');
+        if (eq == NULL) {
+            continue;
+        }
+        char *key = line, *end = eq;
+        while (*key == ' ' || *key == '\t') key++;
+        while (end > key && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        if (end - key != 4 || strncasecmp(key, "home", 4) != 0) {
+            continue;
+        }
+        char *value = eq + 1;
+        while (*value == ' ' || *value == '\t') value++;
+        size_t len = strcspn(value, "\r\n");
+        while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t')) len--;
+        value[len] = '\0';
+        char *slash = strrchr(value, '/');
+        if (value[0] != '/' || slash == NULL) {
+            break;  /* not an absolute directory: leave the prefix alone */
+        }
+        if (slash == value) {
+            slash[1] = '\0';
+        } else {
+            *slash = '\0';
+        }
+        base = Py_DecodeLocale(value, NULL);
+    }
+    fclose(f);
+    return base;
 }
 
 /* <prefix>/lib/python3.X after the archive, when it is a directory (PYTHONHOME, when
  * given, is the prefix, as it is for sys.prefix). */
 static PyStatus
-append_stdlib_dir(PyWideStringList *paths, const PyConfig *config, const char *archive)
+append_stdlib_dir(PyWideStringList *paths, const PyConfig *read, const char *archive)
 {
-    wchar_t *prefix = config->home ? NULL : prefix_of(archive);
-    const wchar_t *base = config->home ? config->home : prefix;
-    if (base == NULL) {
-        return PyStatus_NoMemory();
+    char base[PATH_MAX];
+    if (read->home) {
+        /* PYTHONHOME as given (the bytes the configuration decoded) */
+        const char *home = getenv("PYTHONHOME");
+        if (home == NULL || strchr(home, ':')) {
+            return PyStatus_Ok();  /* set otherwise, or prefix:exec_prefix: nothing to add */
+        }
+        snprintf(base, sizeof(base), "%s", home);
     }
-    wchar_t dir[PATH_MAX];
-    int n = swprintf(dir, PATH_MAX, L"%ls%lslib/python%d.%d", base,
-                     wcscmp(base, L"/") ? L"/" : L"", PY_MAJOR_VERSION, PY_MINOR_VERSION);
-    PyMem_RawFree(prefix);
-    if (n < 0 || n >= PATH_MAX) {
-        return PyStatus_Ok();  /* too long to be a directory */
+    else {
+        prefix_path(archive, base, sizeof(base));
     }
-    char *bytes = Py_EncodeLocale(dir, NULL);
-    if (bytes == NULL) {
-        return PyStatus_NoMemory();
-    }
+    char dir[PATH_MAX];
+    int n = snprintf(dir, sizeof(dir), "%s%slib/python%d.%d", base, strcmp(base, "/") ? "/" : "",
+                     PY_MAJOR_VERSION, PY_MINOR_VERSION);
     struct stat st;
-    int is_dir = stat(bytes, &st) == 0 && S_ISDIR(st.st_mode);
-    PyMem_Free(bytes);
-    return is_dir ? PyWideStringList_Append(paths, dir) : PyStatus_Ok();
+    if (n < 0 || n >= (int)sizeof(dir) || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return PyStatus_Ok();
+    }
+    wchar_t *wdir = Py_DecodeLocale(dir, NULL);
+    if (wdir == NULL) {
+        return PyStatus_NoMemory();
+    }
+    PyStatus status = PyWideStringList_Append(paths, wdir);
+    PyMem_RawFree(wdir);
+    return status;
 }
 
+/* The one-file layout's paths, set in `config` before initialisation (which keeps what
+ * is set).  `read` is the command line and environment as CPython reads them (-E, -I,
+ * PYTHONHOME): `config` itself once read, or a read copy of it. */
 static PyStatus
-configure_one_file(PyConfig *config, const char *archive)
+configure_one_file(PyConfig *config, const PyConfig *read, const char *archive)
 {
     PyStatus status;
     wchar_t *warchive = Py_DecodeLocale(archive, NULL);
@@ -190,7 +258,7 @@ configure_one_file(PyConfig *config, const char *archive)
     /* As CPython would: PYTHONPATH's entries first (unless -E/-I), then the archive in
      * place of the stdlib directories, which do not exist. */
     PyWideStringList paths = {0, NULL};
-    const char *env = config->use_environment ? getenv("PYTHONPATH") : NULL;
+    const char *env = read->use_environment ? getenv("PYTHONPATH") : NULL;
     if (env && *env) {
         wchar_t *wenv = Py_DecodeLocale(env, NULL);
         if (wenv == NULL) {
@@ -213,7 +281,7 @@ configure_one_file(PyConfig *config, const char *archive)
     if (PyStatus_Exception(status)) {
         goto done;
     }
-    status = append_stdlib_dir(&paths, config, archive);
+    status = append_stdlib_dir(&paths, read, archive);
     if (PyStatus_Exception(status)) {
         goto done;
     }
@@ -227,20 +295,22 @@ configure_one_file(PyConfig *config, const char *archive)
     if (PyStatus_Exception(status)) {
         goto done;
     }
-    if (config->home == NULL) {  /* PYTHONHOME, when given, still decides the prefix */
+    if (read->home == NULL) {  /* PYTHONHOME, when given, still decides the prefix */
         wchar_t *prefix = prefix_of(archive);
         if (prefix == NULL) {
             status = PyStatus_NoMemory();
             goto done;
         }
+        wchar_t *base = venv_base_of(archive);
         wchar_t **fields[] = {&config->prefix, &config->exec_prefix,
                               &config->base_prefix, &config->base_exec_prefix};
         for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-            status = PyConfig_SetString(config, fields[i], prefix);
+            status = PyConfig_SetString(config, fields[i], i >= 2 && base ? base : prefix);
             if (PyStatus_Exception(status)) {
                 break;
             }
         }
+        PyMem_RawFree(base);
         PyMem_RawFree(prefix);
     }
 done:
@@ -309,15 +379,23 @@ main(int argc, char **argv)
     if (PyStatus_Exception(status)) {
         goto fail;
     }
-    /* Parses the command line and environment (-E, -I, PYTHONHOME, ...); the paths are
-     * computed later, at initialisation, keeping whatever is set here. */
-    status = PyConfig_Read(&config);
-    if (PyStatus_Exception(status)) {
-        goto fail;
-    }
     char *archive = find_archive(argc > 0 ? argv[0] : NULL);
     if (archive) {
-        status = configure_one_file(&config, archive);
+        /* The command line and environment (-E, -I, PYTHONHOME, ...) read from a copy;
+         * the paths are computed later, at initialisation, keeping whatever is set here.
+         * Not `config` itself: initialisation would then read it a second time, and a
+         * second read re-derives -X warn_default_encoding from the argv the first one
+         * consumed, losing it (CPython 3.11-3.14, initconfig.c core_read_precmdline). */
+        PyConfig read;
+        PyConfig_InitPythonConfig(&read);
+        status = PyConfig_SetBytesArgv(&read, argc, argv);
+        if (!PyStatus_Exception(status)) {
+            status = PyConfig_Read(&read);
+        }
+        if (!PyStatus_Exception(status)) {
+            status = configure_one_file(&config, &read, archive);
+        }
+        PyConfig_Clear(&read);
         PyMem_RawFree(archive);
         if (PyStatus_Exception(status)) {
             goto fail;

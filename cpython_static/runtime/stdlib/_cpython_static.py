@@ -374,6 +374,80 @@ def _fix_zip_filenames():
     zipimport._unmarshal_code = _unmarshal_code
 
 
+def _fix_zip_file_attrs(zipimport):
+    """A module of the archive is named ``<archive>/name.py`` (its ``__file__`` and spec
+    origin), as the frozen ones already are (os, site, …) and as modules of a zipped
+    stdlib with sources are: its source is there, in the sources member (tracebacks,
+    ``linecache``, ``inspect`` read it); only bytecode is stored beside the name."""
+    original = zipimport.zipimporter.get_filename
+
+    def get_filename(self, fullname):
+        path = original(self, fullname)
+        if self.archive == _ARCHIVE and path.endswith(".pyc"):
+            return path[:-1]
+        return path
+
+    zipimport.zipimporter.get_filename = get_filename
+    # Modules imported before this hook (encodings and the hook itself): the same names.
+    import _imp
+
+    for name, module in list(sys.modules.items()):
+        loader = getattr(module, "__loader__", None)
+        path = getattr(module, "__file__", None) or ""
+        if getattr(loader, "archive", None) != _ARCHIVE or not path.endswith(".pyc"):
+            continue
+        module.__file__ = path[:-1]
+        if getattr(module, "__spec__", None) is not None:
+            module.__spec__.origin = path[:-1]
+        for value in list(vars(module).values()):
+            for code in _codes_of(value):
+                if not code.co_filename.startswith("<"):  # this hook's (stdlib_zip.py)
+                    _imp._fix_co_filename(code, path[:-1])
+
+
+def _codes_of(value):
+    """The code objects of a function, or of a class's functions (one level: what a
+    module imported before the hook defines)."""
+    if isinstance(value, type):
+        for attr in list(vars(value).values()):
+            attr = getattr(attr, "__func__", attr)  # staticmethod, classmethod
+            code = getattr(attr, "__code__", None)
+            if code is not None:
+                yield code
+        return
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        yield code
+
+
+def _fix_venv(venv):
+    """``python -m venv``'s activate scripts are data files of the venv package, which
+    EnvBuilder copies with os.walk over their directory: inside the archive there is no
+    directory to walk, and a venv would get none.  Scripts asked for from the archive
+    are copied out of it first."""
+    original = venv.EnvBuilder.install_scripts
+
+    def install_scripts(self, context, path):
+        if not _ARCHIVE or not str(path).startswith(_ARCHIVE + "/"):
+            return original(self, context, path)
+        import os
+        import tempfile
+        import zipfile
+
+        prefix = str(path)[len(_ARCHIVE) + 1 :].rstrip("/") + "/"
+        with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(_ARCHIVE) as archive:
+            for info in archive.infolist():
+                if info.filename.startswith(prefix) and not info.is_dir():
+                    target = os.path.join(tmp, info.filename[len(prefix) :])
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, "wb") as out:
+                        out.write(archive.read(info))
+            return original(self, context, tmp)
+
+    venv.EnvBuilder.install_scripts = install_scripts
+    return "copies the activate scripts out of the archive"
+
+
 # ------------------------------------------------------------- pip install of a C extension
 def _refuse_build_ext(module):
     """`pip install psutil` in a venv of this interpreter: the sdist's setuptools build
@@ -402,8 +476,9 @@ def install():
         REPORT["installed"].append("zip-filenames")
         if _ARCHIVE:
             _fix_zip_sources(sys.modules["zipimport"])
+            _fix_zip_file_attrs(sys.modules["zipimport"])
             sys.meta_path.append(_TzdataFinder())
-            REPORT["installed"] += ["zip-sources", "tzdata-member"]
+            REPORT["installed"] += ["zip-sources", "zip-file-attrs", "tzdata-member"]
     sys.meta_path.insert(
         0,
         _AfterImport(
@@ -414,6 +489,7 @@ def install():
                 "pip._vendor.packaging.tags": _no_platform_tags,
                 "setuptools.command.build_ext": _refuse_build_ext,
                 "linecache": _fix_linecache,
+                "venv": _fix_venv,
             }
         ),
     )
