@@ -178,10 +178,10 @@ def _stdlib_tests(args, binary: Path, reporter: Reporter) -> int:
         print(json.dumps(out, indent=2))
     else:
         for role, path, tests, r, log in runs:
-            what = f"the whole suite but {len(planned.excluded)} files" if tests is None else f"{len(tests)} files"
-            print(f"{role:13s} {path}: {what}, {len(r.ran)} ran, {len(r.failed)} failed; log {log}")
+            what = f"the whole suite but {len(planned.excluded)} files" if tests is None else ", ".join(tests)
+            print(f"{role:13s} {path}: {what}; {len(r.ran)} ran, {len(r.failed)} failed; log {log}")
         for e in verdict.expected:
-            print(f"expected {e.test:28s} {e.kind:12s} {e.why}")
+            print(f"expected {e.test:28s} {e.kind:9s} ({ran_by.get(e.test, 'shipped')}) {e.why}")
         for t in verdict.unexpected:
             print(f"FAIL     {t:28s} not in stdlib_tests.toml [{mm}]: a new failure ({ran_by.get(t, 'shipped')})")
         for t in verdict.stale:
