@@ -803,22 +803,22 @@ def _variant_removed() -> set[str]:
     return {m for v in supported_variants() for m in variant_removes(v)}
 
 
-def _variant_brings(name: str) -> set[str]:
-    """The built-in modules variant ``name`` adds to every series it adds to (its marks:
-    the test variant's _testcapi, …)."""
+def _variant_marks(name: str) -> set[str]:
+    """The built-in modules variant ``name`` adds to every series it adds to: what marks
+    it (the test variant's _testcapi, …; not 3.13's xxsubtype, which 3.11 always has)."""
     adds = [set(m) for m in variant_adds(name).values()]
     return set.intersection(*adds) if adds else set()
 
 
-def _variant_added() -> set[str]:
-    """The built-in modules some build variant adds (modules.toml [variant.*.add])."""
-    return {m for v in supported_variants() for mods in variant_adds(v).values() for m in mods}
+def _variant_marked() -> set[str]:
+    """Every variant's marks (modules.toml [variant.*.add])."""
+    return {m for v in supported_variants() for m in _variant_marks(v)}
 
 
 def _variant_modules() -> list[str]:
     """What tells the variants apart among the built-in modules: those some variant leaves
-    out or adds, and readline (whose library differs)."""
-    return sorted(_variant_removed() | _variant_added() | {"readline"})
+    out or is marked by, and readline (whose library differs)."""
+    return sorted(_variant_removed() | _variant_marked() | {"readline"})
 
 
 def _swapped_libraries() -> set[str]:
@@ -835,15 +835,15 @@ def binary_variant(facts: Mapping) -> str | None:
     backend and which of the modules the variants leave out it has; None: none of them."""
     library = facts["readline"].get("library")
     backend = None if library is None else "editline" if library.startswith(LIBEDIT_TAG) else "readline"
-    present, removed, added = set(facts["modules"]), _variant_removed(), _variant_added()
+    present, removed, marked = set(facts["modules"]), _variant_removed(), _variant_marked()
     for name in supported_variants():
-        leaves_out, brings = set(variant_removes(name)), _variant_brings(name)
+        leaves_out, marks = set(variant_removes(name)), _variant_marks(name)
         if (
             get_variant(name).readline == backend
             and not present & leaves_out
             and removed - leaves_out <= present
-            and brings <= present
-            and not present & (added - {m for mods in variant_adds(name).values() for m in mods})
+            and marks <= present
+            and not present & (marked - marks)
         ):
             return name
     return None
@@ -877,7 +877,7 @@ def _seen(facts: Mapping) -> str:
         said = f"readline on GNU readline {library}"
     left_out = [m for m in removed if m not in facts["modules"]]
     said += f", no {', '.join(left_out)}" if left_out else f", with {', '.join(removed)}"
-    if brought := sorted(_variant_added() & set(facts["modules"])):
+    if brought := sorted(_variant_marked() & set(facts["modules"])):
         said += f", with {', '.join(brought)}"
     return said + f"; dbm.open() makes {facts['dbm']}"
 
