@@ -34,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 
 from cpython_static.build.libraries import BuiltLibrary, LibraryBuilder
+from cpython_static.build.sbom import metadata_licence
 from cpython_static.build.sources import Fetcher, Lock, extract
 from cpython_static.core.cache import Cache, digest_of, sha256_file
 from cpython_static.core.errors import UsageError, WorkFailed
@@ -106,11 +107,9 @@ class BuiltExtension:
 
     @property
     def license(self) -> str | None:
-        """The distribution's own licence statement (METADATA's License-Expression, else
-        License), as the SBOM lists it."""
+        """The distribution's own licence statement, as the SBOM lists it."""
         for info in self.pure.glob("*.dist-info/METADATA"):
-            fields = dict(re.findall(r"^(License-Expression|License): *(.+)$", info.read_text(errors="replace"), re.M))
-            return fields.get("License-Expression") or fields.get("License")
+            return metadata_licence(info.read_text(errors="replace"))
         return None
 
     def to_json(self) -> dict:

@@ -777,8 +777,7 @@ def _license_of(trees: list[Path], name: str) -> str | None:
         for info in tree.glob("*.dist-info/METADATA"):
             if normalise(info.parent.name.split("-")[0]) != name:
                 continue
-            fields = dict(re.findall(r"^(License-Expression|License): *(.+)$", info.read_text(errors="replace"), re.M))
-            return fields.get("License-Expression") or fields.get("License")
+            return sbom.metadata_licence(info.read_text(errors="replace"))
     return None
 
 

@@ -20,6 +20,7 @@ from the interpreter's cache key.
 
 from __future__ import annotations
 
+import email.parser
 import json
 import re
 from pathlib import Path
@@ -34,6 +35,42 @@ NAMESPACE = "https://cpython-static.invalid/spdx"  # a URI by SPDX's rule, namin
 PIP_LICENSE = "MIT"
 # GNU readline and gdbm are GPL-3.0-or-later: a file linking them is distributed under the GPL.
 GPL = re.compile(r"\bGPL-")
+
+
+# Trove classifiers that name exactly one SPDX licence: what a distribution without
+# License-Expression (markdown-it-py, mdurl) still says.  "BSD License" or "Apache Software
+# License" name no version or clause count, so they are not here: NOASSERTION beats a guess.
+CLASSIFIER_LICENCES = {
+    "MIT License": "MIT",
+    "MIT No Attribution License (MIT-0)": "MIT-0",
+    "ISC License (ISCL)": "ISC",
+    "Python Software Foundation License": "PSF-2.0",
+    "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+    "The Unlicense (Unlicense)": "Unlicense",
+    "Zero-Clause BSD (0BSD)": "0BSD",
+    "GNU General Public License v2 (GPLv2)": "GPL-2.0-only",
+    "GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
+    "GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
+    "GNU Lesser General Public License v3 or later (LGPLv3+)": "LGPL-3.0-or-later",
+}
+
+
+def metadata_licence(metadata: str) -> str | None:
+    """A distribution's licence as its METADATA states it: License-Expression (PEP 639),
+    else a one-line License field, else its licence classifiers when each names one SPDX
+    licence (joined by AND); None when it says nothing usable."""
+    fields = email.parser.HeaderParser().parsestr(metadata)
+    if expr := fields.get("License-Expression"):
+        return expr.strip()
+    # A License field of many words or lines is the licence's text pasted in, not its name.
+    text = (fields.get("License") or "").strip()
+    if text and "\n" not in text and len(text) <= 40 and text.upper() not in {"UNKNOWN", "NONE"}:
+        return text
+    named = [c.rsplit(" :: ", 1)[-1] for c in fields.get_all("Classifier", []) if c.startswith("License :: ")]
+    spdx = [CLASSIFIER_LICENCES.get(n) for n in named]
+    if spdx and all(spdx):
+        return " AND ".join(sorted(set(spdx)))
+    return None
 
 
 def sbom_path(binary: Path) -> Path:

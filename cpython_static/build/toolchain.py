@@ -36,6 +36,7 @@ TARGETS = {
     for t in (
         Target("x86_64-linux-musl", "x86_64", "x86_64-linux-musl"),
         Target("aarch64-linux-musl", "aarch64", "aarch64-linux-musl"),
+        Target("riscv64-linux-musl", "riscv64", "riscv64-linux-musl"),
     )
 }
 DEFAULT_TARGET = "x86_64-linux-musl"

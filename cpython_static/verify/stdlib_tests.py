@@ -58,6 +58,7 @@ _HEADER = re.compile(
 TEST_MODULES = "test_modules"
 SHIPPED, VARIANT = "shipped", "test variant"
 VARIANT_BUILD = "test-modules"  # versions.toml [variant.test-modules]: build --test-modules
+WORKER_BUG = "(a regrtest worker failed: see the log)"
 
 
 class StdlibTestsError(ValueError):
@@ -229,6 +230,13 @@ def parse_summary(output: str) -> SuiteResult:
     result.env_changed = final.get("altered the execution environment", set()) | final.get(
         "altered the execution environment (env changed)", set()
     )
+    # A worker that could not start or died ("WORKER BUG": e.g. a foreign binary's
+    # sys.executable exec'd without its emulator) leaves the files it had "omitted", in
+    # the first run's summary: they did not pass, and regrtest lists none as failed.
+    if "WORKER BUG" in header:
+        result.failed.add(WORKER_BUG)
+    every = _sections(output)
+    result.failed |= every.get("omitted", set()) | every.get("did not run", set()) | every.get("interrupted", set())
     # regrtest names the files that passed nowhere: the caller knows what it asked for.
     result.ran = result.failed | result.skipped | result.env_changed | final.get("run no tests", set())
     result.summary = output[start:]

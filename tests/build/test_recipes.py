@@ -2,6 +2,7 @@ import pytest
 
 from cpython_static.build import libraries
 from cpython_static.build.libraries import RecipeError, all_recipe_names, load_recipe, resolve
+from cpython_static.build.toolchain import TARGETS
 from cpython_static.versions import get_series, get_variant, supported_series, supported_variants
 
 EXPECTED = {
@@ -34,6 +35,16 @@ def test_recipe_is_well_formed(name):
         load_recipe(dep)
     if r.hook:
         assert r.hook_module is not None
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_per_target_configure_names_every_target(name):
+    """A recipe that names its target per triple (OpenSSL's Configure: linux64-riscv64 …)
+    must name every one: a missing entry would let the build machine be guessed."""
+    by_target = load_recipe(name).configure_by_target
+    if by_target:
+        assert set(by_target) == set(TARGETS)
+        assert all(by_target.values())
 
 
 def test_dependencies_come_first():

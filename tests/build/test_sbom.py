@@ -141,3 +141,18 @@ def test_licence_files_from_tarballs_wheels_and_trees(tmp_path):
     text = sbom.licenses_text(doc, {"zlib": sbom.tarball_licenses(tarball)})
     assert "==== zlib 1.3.1 (Zlib)\n\n---- zlib-1.3.1/LICENSE\n\nzlib licence\n" in text
     assert "==== mdurl 0.1.2 (NOASSERTION)\n(no licence file found" in text
+
+
+def test_metadata_licence_reads_the_expression_a_short_field_or_exact_classifiers():
+    head = "Metadata-Version: 2.1\nName: x\n"
+    assert sbom.metadata_licence(head + "License-Expression: BSD-3-Clause\nLicense: BSD\n") == "BSD-3-Clause"
+    assert sbom.metadata_licence(head + "License: MIT\n") == "MIT"
+    # markdown-it-py 4.x and mdurl: only a classifier says MIT
+    mit = "Classifier: License :: OSI Approved :: MIT License\nClassifier: Typing :: Typed\n"
+    assert sbom.metadata_licence(head + mit) == "MIT"
+    # a pasted licence text is not a statement; "BSD License" names no clause count
+    pasted = "License: BSD 3-Clause License\n        \n        Copyright (c) 2009\n"
+    bsd = "Classifier: License :: OSI Approved :: BSD License\n"
+    assert sbom.metadata_licence(head + pasted + bsd) is None
+    assert sbom.metadata_licence(head + "License: UNKNOWN\n") is None
+    assert sbom.metadata_licence(head + mit + bsd) is None

@@ -6,13 +6,27 @@ import shutil
 import pytest
 
 from cpython_static.build import toolchain as tc
-from cpython_static.core.arch import host_arch
+from cpython_static.core.arch import host_arch, target_arch
 from cpython_static.core.cache import Cache
 from cpython_static.core.runner import Runner
 from cpython_static.versions import get_series
 
 NATIVE = next(t.name for t in tc.TARGETS.values() if t.arch == host_arch())
 FOREIGN = next(t.name for t in tc.TARGETS.values() if t.arch != host_arch())
+
+
+@pytest.mark.parametrize("name", sorted(tc.TARGETS))
+def test_a_target_is_named_by_its_triple_and_its_arch_is_the_triple_s(name):
+    """The arch is what verify compares the ELF machine with and what picks the emulator
+    (qemu-<arch>-static); it must be the triple's own CPU part."""
+    target = tc.get_target(name)
+    assert target.name == name and target.arch == target_arch(name)
+    assert target.zig == f"{target.arch}-linux-musl"
+
+
+def test_the_targets_include_x86_64_aarch64_and_riscv64():
+    assert {"x86_64", "aarch64", "riscv64"} <= {t.arch for t in tc.TARGETS.values()}
+    assert tc.get_target("riscv64-linux-musl").zig == "riscv64-linux-musl"
 
 
 def test_default_toolchain_is_gcc_here_and_zig_for_foreign_targets():

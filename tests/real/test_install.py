@@ -75,7 +75,7 @@ def test_installed_package_is_not_the_checkout(venv):
         "zip": True,
         "smoke": True,
         "templates": True,
-        "recipes": 12,
+        "recipes": len(list((ROOT / "cpython_static" / "build" / "recipes").glob("*.toml"))),
         "schedule": 2,
     }
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cpython_static.build.toolchain import TARGETS
 from cpython_static.core.runner import Runner
 from cpython_static.runtime import smoke_checks
 from cpython_static.verify import checks as V
@@ -275,6 +276,13 @@ def test_emulator_not_needed_for_native_target():
 
 def test_explicit_emulator_wins():
     assert V.resolve_emulator(f"{FOREIGN_ARCH}-linux-musl", ["box64"], "") == ["box64"]
+
+
+@pytest.mark.parametrize("target", sorted(t for t, v in TARGETS.items() if v.arch != V.host_arch()))
+def test_every_foreign_target_s_emulator_is_qemu_named_by_its_arch(tmp_path, target):
+    arch = TARGETS[target].arch
+    qemu = write_exe(tmp_path / f"qemu-{arch}-static", "#!/bin/sh\n")
+    assert V.resolve_emulator(target, None, str(tmp_path)) == [str(qemu)]
 
 
 def test_missing_emulator_names_debian_package(tmp_path):

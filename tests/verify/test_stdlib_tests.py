@@ -76,6 +76,42 @@ def test_summary_without_rerun_and_after_success():
     assert S.parse_summary("killed before the summary\n").summary == ""
 
 
+# 3.13.15 run by a riscv64 file under qemu-user without binfmt_misc: the workers
+# (sys.executable, exec'd directly) never started (measured; trimmed).
+WORKER_BUG_313 = textwrap.dedent("""\
+    Warning -- OSError: [Errno 8] Exec format error: '/tmp/x/bin/python3.13'
+    == Tests result: FAILURE, WORKER BUG ==
+
+    2 tests omitted:
+        test_math test_struct
+
+    1 test failed:
+        <regrtest worker>
+
+    0:00:00 load avg: 5.99 Re-running 1 failed tests in verbose mode in subprocesses
+    1 test failed again:
+        <regrtest worker>
+
+    == Tests result: FAILURE, WORKER BUG then FAILURE, WORKER BUG ==
+
+    1 re-run test:
+        <regrtest worker>
+
+    1 test failed:
+        <regrtest worker>
+
+    Total tests: run=0
+    Result: FAILURE, WORKER BUG then FAILURE, WORKER BUG
+""")
+
+
+def test_a_worker_bug_and_the_files_it_left_out_are_failures():
+    got = S.parse_summary(WORKER_BUG_313)
+    assert got.failed == {S.WORKER_BUG, "test_math", "test_struct"}
+    got.ran |= {"test_math", "test_struct"}
+    assert not S.judge(got, {}).ok
+
+
 def table(text):
     return S.load_table(textwrap.dedent(text))
 
