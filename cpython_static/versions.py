@@ -160,10 +160,22 @@ class Variant:
     add_cache_vars: tuple[Arg, ...] = ()
     disable_setup_local: tuple[Change, ...] = ()
     setup_local_vars: tuple[Change, ...] = ()  # `by` None: the variable is left out
+    # The series it is made for (empty: every one); `make install` arguments; a series of
+    # its own patches under patches/, applied after the project's.  Not Series fields: the
+    # build keys them itself, only when a variant has them.
+    series: tuple[str, ...] = ()
+    install: tuple[Arg, ...] = ()
+    patches: str | None = None
+    ships: bool = True  # False: never to ship (pack and build --with refuse it)
 
     def apply(self, series: Series) -> Series:
         """``series`` with this variant's changes; a change naming something the series does
         not have is a stale table, said as such rather than ignored."""
+        if self.series and series.name not in self.series:
+            raise VersionError(
+                f"the {self.name} build is for CPython {', '.join(self.series)}, not {series.name} "
+                f"(versions.toml [variant.{self.name}] series)"
+            )
         return replace(
             series,
             libraries=self._changed("libraries", series.libraries, self.libraries),
@@ -233,6 +245,10 @@ def get_variant(name: str = DEFAULT_VARIANT) -> Variant:
         disable_setup_local=tuple(Change(e["module"], None, e["why"]) for e in setup_local.get("disable", [])),
         setup_local_vars=tuple(Change(e["var"], e.get("value"), e["why"]) for e in setup_local.get("vars", []))
         + tuple(Change(e["var"], None, e["why"]) for e in setup_local.get("drop_vars", [])),
+        series=tuple(v.get("series", ())),
+        install=_args(v.get("install", [])),
+        patches=v.get("patches"),
+        ships=v.get("ships", True),
     )
 
 

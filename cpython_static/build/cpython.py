@@ -23,8 +23,10 @@ from cpython_static.core.runner import Runner
 from cpython_static.versions import (
     DEFAULT_VARIANT,
     Series,
+    Variant,
     VersionError,
     get_series,
+    get_variant,
     parse_release,
     version_of_tree,
 )
@@ -125,10 +127,12 @@ class CPythonBuilder:
 
     def build(self, request: Request) -> BuiltPython:
         series = get_series(request.version, self.variant)
+        variant = get_variant(self.variant)
         libs = LibraryBuilder(
             self.cache, self.fetcher, self.lock, self.toolchain, self.runner, self.jobs, self.progress
         ).build_all(list(series.libraries))
         selected = self._patches(request.version)
+        own = self._variant_patches(variant, request.version)
         optimize = [o.value for o in series.optimize_args(self.toolchain.capabilities)]
         build_python = self._build_python(request) if self.toolchain.cross else None
         if request.tree is not None:
@@ -154,6 +158,9 @@ class CPythonBuilder:
                 **({"optimize": optimize, "training": PGO_TRAINING} if optimize else {}),
                 # Only for a variant: the default build keeps its key.
                 **({"variant": self.variant} if self.variant != DEFAULT_VARIANT else {}),
+                # Only for a variant that has them (not in Series: its repr is keyed above).
+                **({"variant_patches": [(p.name, p.path.read_text()) for p in own]} if own else {}),
+                **({"install": [a.value for a in variant.install]} if variant.install else {}),
             }
         )
         entry = self.cache.lookup("cpython", key)
@@ -162,7 +169,9 @@ class CPythonBuilder:
             entry = self.cache.build(
                 "cpython",
                 key,
-                lambda stage, final: self._produce(request, series, selected, optimize, libs, stage, build_python),
+                lambda stage, final: self._produce(
+                    request, series, selected + own, optimize, libs, stage, build_python, variant.install
+                ),
             )
         return BuiltPython(
             request.version,
@@ -209,6 +218,18 @@ class CPythonBuilder:
                 )
         return kept
 
+    def _variant_patches(self, variant: Variant, version: str) -> list:
+        """The variant's own patches (patches/<variant.patches>/series) for ``version``."""
+        if variant.patches is None:
+            return []
+        own = self.patches_dir / variant.patches if self.patches_dir is not None else None
+        if own is None or not (own / patches.SERIES_FILE).is_file():
+            raise VersionError(
+                f"the {variant.name} build needs its own patches ({variant.patches}/series beside the "
+                f"patch series, {self.patches_dir or 'none found'}): pass --patches DIR"
+            )
+        return patches.select(patches.load_series(own), version)
+
     def _build_python(self, request: Request) -> BuiltPython:
         """A cross build runs the same CPython version on the build machine to generate
         code (--with-build-python): the static build for the host's own arch, cached."""
@@ -253,6 +274,7 @@ class CPythonBuilder:
         libs: list[BuiltLibrary],
         stage: Path,
         build_python: BuiltPython | None,
+        install: tuple = (),
     ) -> dict:
         work = self.cache.scratch(f"work-cpython-{request.version}")
         try:
@@ -288,7 +310,12 @@ class CPythonBuilder:
                 self._write_setup_local(series.setup_local, src, env)
             self.runner.run("cpython:make", ["make", f"-j{self.jobs}"], cwd=src, env=env)
             destdir = work / "destdir"
-            self.runner.run("cpython:install", ["make", "install", f"DESTDIR={destdir}"], cwd=src, env=env)
+            self.runner.run(
+                "cpython:install",
+                ["make", "install", f"DESTDIR={destdir}", *(a.value for a in install)],
+                cwd=src,
+                env=env,
+            )
             os.rename(destdir / INSTALL_PREFIX.lstrip("/"), stage / "install")
             mm = series.name
             for name in PRUNE:

@@ -34,7 +34,7 @@ from cpython_static.core.cache import Cache
 from cpython_static.core.errors import UsageError
 from cpython_static.core.runner import Runner
 from cpython_static.verify.checks import VerifyReport, resolve_emulator, verify
-from cpython_static.versions import DEFAULT_VARIANT
+from cpython_static.versions import DEFAULT_VARIANT, get_variant
 
 
 @dataclass
@@ -146,6 +146,8 @@ def build_publish_verify(
     published/ directory) and verify the published file."""
     started = time.monotonic()
     ext_builder = sdists = None
+    if extensions and not get_variant(builder.variant).ships:
+        raise UsageError(f"the {builder.variant} build is never to ship: --with is for a file that does")
     if extensions:
         if layout != "onefile":
             raise UsageError("--with makes the one-file layout (the packages live in its archive); drop --layout")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cpython_static.build.patches import default_patches_dir
 from cpython_static.cli.output import Reporter, context
-from cpython_static.core.errors import EXIT_FAILED, EXIT_OK
+from cpython_static.core.errors import EXIT_FAILED, EXIT_OK, UsageError
 from cpython_static.core.runner import Runner, StepFailed
 from cpython_static.versions import DEFAULT_VARIANT
 
@@ -23,13 +23,16 @@ def make_builder(args, command: str, reporter: Reporter, what: str):
     from cpython_static.build.toolchain import make_toolchain
     from cpython_static.versions import get_series, get_variant
 
+    variant = getattr(args, "variant", None) or DEFAULT_VARIANT
+    if command == "pack" and not get_variant(variant).ships:
+        raise UsageError(f"the {variant} build is never to ship ({get_variant(variant).summary}): pack refuses it")
+    lock = load_lock()
+    request = resolve_request(what, lock)
+    get_series(request.version, variant)  # the series a variant is for, before anything is written
     ctx = context(args, command, reporter)
     cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
     for leftover in cache.sweep():
         reporter.line(f"removed scratch directory of a process that died: {leftover}")
-    lock = load_lock()
-    request = resolve_request(what, lock)
-    variant = getattr(args, "variant", None) or DEFAULT_VARIANT
     reporter.line(
         f"CPython {request.version} for {args.target}"
         + (f", variant {variant} ({get_variant(variant).summary})" if variant != DEFAULT_VARIANT else "")

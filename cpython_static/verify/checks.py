@@ -61,6 +61,7 @@ from cpython_static.verify.modules import (
     compare_modules,
     expected_builtin_modules,
     load_module_tables,
+    variant_adds,
     variant_removes,
 )
 from cpython_static.versions import DEFAULT_VARIANT, Release, get_variant, supported_variants
@@ -802,10 +803,22 @@ def _variant_removed() -> set[str]:
     return {m for v in supported_variants() for m in variant_removes(v)}
 
 
+def _variant_marks(name: str) -> set[str]:
+    """The built-in modules variant ``name`` adds to every series it adds to: what marks
+    it (the test variant's _testcapi, …; not 3.13's xxsubtype, which 3.11 always has)."""
+    adds = [set(m) for m in variant_adds(name).values()]
+    return set.intersection(*adds) if adds else set()
+
+
+def _variant_marked() -> set[str]:
+    """Every variant's marks (modules.toml [variant.*.add])."""
+    return {m for v in supported_variants() for m in _variant_marks(v)}
+
+
 def _variant_modules() -> list[str]:
     """What tells the variants apart among the built-in modules: those some variant leaves
-    out, and readline (whose library differs)."""
-    return sorted(_variant_removed() | {"readline"})
+    out or is marked by, and readline (whose library differs)."""
+    return sorted(_variant_removed() | _variant_marked() | {"readline"})
 
 
 def _swapped_libraries() -> set[str]:
@@ -822,21 +835,32 @@ def binary_variant(facts: Mapping) -> str | None:
     backend and which of the modules the variants leave out it has; None: none of them."""
     library = facts["readline"].get("library")
     backend = None if library is None else "editline" if library.startswith(LIBEDIT_TAG) else "readline"
-    present, removed = set(facts["modules"]), _variant_removed()
+    present, removed, marked = set(facts["modules"]), _variant_removed(), _variant_marked()
     for name in supported_variants():
-        leaves_out = set(variant_removes(name))
-        if get_variant(name).readline == backend and not present & leaves_out and removed - leaves_out <= present:
+        leaves_out, marks = set(variant_removes(name)), _variant_marks(name)
+        if (
+            get_variant(name).readline == backend
+            and not present & leaves_out
+            and removed - leaves_out <= present
+            and marks <= present
+            and not present & (marked - marks)
+        ):
             return name
     return None
 
 
 def declared_variant(doc: Mapping) -> str:
     """The build variant an SBOM declares by its components: the one whose library changes
-    it shows (libedit listed, neither readline nor gdbm), else the default."""
+    it shows (libedit listed, neither readline nor gdbm); a variant that changes no library
+    (the test variant) by the name CPython's entry gives it (build/sbom.py); else the default."""
     names = {p["name"] for p in doc.get("packages", [])}
     for name in supported_variants():
         changes = get_variant(name).libraries
         if changes and all(c.what not in names and (c.by is None or c.by in names) for c in changes):
+            return name
+    cpython = next((p for p in doc.get("packages", []) if p.get("name") == "CPython"), {})
+    for name in supported_variants():
+        if not get_variant(name).libraries and f"; build variant {name}:" in cpython.get("comment", ""):
             return name
     return DEFAULT_VARIANT
 
@@ -853,6 +877,8 @@ def _seen(facts: Mapping) -> str:
         said = f"readline on GNU readline {library}"
     left_out = [m for m in removed if m not in facts["modules"]]
     said += f", no {', '.join(left_out)}" if left_out else f", with {', '.join(removed)}"
+    if brought := sorted(_variant_marked() & set(facts["modules"])):
+        said += f", with {', '.join(brought)}"
     return said + f"; dbm.open() makes {facts['dbm']}"
 
 

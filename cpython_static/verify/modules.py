@@ -60,17 +60,34 @@ def _series_from_toml(series: str, raw: Mapping) -> SeriesTable:
 
 def load_module_tables(path: Path | None = None, variant: str = DEFAULT_VARIANT) -> dict[str, SeriesTable]:
     """Every series' table; for a build ``variant``, without the modules it leaves out
-    (then excluded, with the variant's reason)."""
+    (then excluded, with the variant's reason) and with those it adds to the series (a
+    series it adds nothing to, when it adds to some: no table the variant was proven on)."""
     data = tomllib.loads((path or MODULES_TOML).read_text(encoding="utf-8"))
     tables = {series: _series_from_toml(series, raw) for series, raw in data["series"].items()}
-    removed = variant_removes(variant, data)
-    if not removed:
+    removed, added = variant_removes(variant, data), variant_adds(variant, data)
+    if not removed and not added:
         return tables
     for series, table in tables.items():
         if table.derived and (stray := sorted(removed.keys() - table.builtin)):
             raise ValueError(f"modules.toml: variant {variant} removes {stray}, which {series} does not build")
-        tables[series] = replace(table, builtin=table.builtin - removed.keys(), excluded={**table.excluded, **removed})
+        table = replace(table, builtin=table.builtin - removed.keys(), excluded={**table.excluded, **removed})
+        adds = added.get(series, {})
+        if stray := sorted(adds.keys() - table.excluded.keys()):
+            raise ValueError(f"modules.toml: variant {variant} adds {stray} to {series}, which does not exclude them")
+        if added and not adds:
+            table = replace(table, derived=False, note=f"the {variant} build was not made for {series}")
+        excluded = {m: why for m, why in table.excluded.items() if m not in adds}
+        tables[series] = replace(table, builtin=table.builtin | adds.keys(), excluded=excluded)
     return tables
+
+
+def variant_adds(variant: str, data: Mapping | None = None) -> dict[str, dict[str, str]]:
+    """The built-in modules ``variant`` adds, series -> name -> what it is for."""
+    data = data if data is not None else tomllib.loads(MODULES_TOML.read_text(encoding="utf-8"))
+    added = {s: dict(m) for s, m in data.get("variant", {}).get(variant, {}).get("add", {}).items()}
+    if blank := [f"{s} {name}" for s, m in added.items() for name, why in m.items() if not str(why).strip()]:
+        raise ValueError(f"modules.toml: variant {variant} adds {blank} without a reason")
+    return added
 
 
 def variant_removes(variant: str, data: Mapping | None = None) -> dict[str, str]:

@@ -13,6 +13,13 @@ The result is per test file (regrtest's summary); ``stdlib_tests.toml`` lists, p
 the files expected to fail, each with its kind and reason.  The verdict fails on a failure
 not listed *and* on a listed file that passed (a stale entry): the table says exactly what
 differs from a normal Python, no more.
+
+The shipped file has none of CPython's test-only C modules (``--disable-test-modules``), so
+the files that import one without a skip guard cannot run on it.  The table's
+``[test_modules."X.Y"]`` lists them, each with the modules and the tests that need them;
+they run on the test variant (``build --test-modules``) when one is given, copied into a
+prefix of the same shape, and everything else on the shipped file.  Without it they are
+not run, and the report says so and how to build it.
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ KINDS = {
     "static": "what a static binary cannot do (load shared objects, …)",
     "one-file": "the standard library is a zip inside the executable",
     "harness": "how the suite runs here (no network, a root user, no terminal, …)",
-    "test-module": "needs a test-only C module our build leaves out",
+    # The test variant has the others ([test_modules] of the table runs those files on it).
+    "test-module": "needs a test-only C module that only builds shared (_testmultiphase, _ctypes_test, …): "
+    "not even the test variant has it",
     "upstream": "fails with upstream's own build in the same place too",
 }
 # regrtest's summary: a header ("3 tests failed:", "1 test skipped:" …) then indented names.
@@ -45,11 +54,24 @@ _HEADER = re.compile(
 )
 
 
+# The table's section of the files that need test-only C modules (not a series).
+TEST_MODULES = "test_modules"
+SHIPPED, VARIANT = "shipped", "test variant"
+VARIANT_BUILD = "test-modules"  # versions.toml [variant.test-modules]: build --test-modules
 WORKER_BUG = "(a regrtest worker failed: see the log)"
 
 
 class StdlibTestsError(ValueError):
     """A table entry that says nothing a reader can use."""
+
+
+@dataclass(frozen=True)
+class NeedsTestModules:
+    """A test file that imports CPython's test-only C modules without a skip guard."""
+
+    test: str
+    modules: tuple[str, ...]
+    why: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,8 @@ def load_table(text: str | None = None) -> dict[str, dict[str, Expected]]:
     data = tomllib.loads(text if text is not None else TABLE.read_text())
     table: dict[str, dict[str, Expected]] = {}
     for series, entries in data.items():
+        if series == TEST_MODULES:
+            continue
         for test, entry in entries.items():
             kind, why = entry.get("kind"), (entry.get("why") or "").strip()
             if kind not in KINDS:
@@ -111,6 +135,62 @@ def load_table(text: str | None = None) -> dict[str, dict[str, Expected]]:
                 raise StdlibTestsError(f"stdlib_tests.toml [{series}] {test}: say why it fails ({why!r})")
             table.setdefault(series, {})[test] = Expected(test, kind, why)
     return table
+
+
+def load_test_module_files(text: str | None = None) -> dict[str, dict[str, NeedsTestModules]]:
+    """series -> test file -> NeedsTestModules (the table's [test_modules."X.Y"])."""
+    data = tomllib.loads(text if text is not None else TABLE.read_text()).get(TEST_MODULES, {})
+    out: dict[str, dict[str, NeedsTestModules]] = {}
+    for series, entries in data.items():
+        for test, entry in entries.items():
+            modules, why = tuple(entry.get("modules", ())), (entry.get("why") or "").strip()
+            if not modules:
+                raise StdlibTestsError(f"stdlib_tests.toml [test_modules.{series!r}] {test}: name the modules")
+            if len(why) < 20:
+                raise StdlibTestsError(
+                    f"stdlib_tests.toml [test_modules.{series!r}] {test}: say which tests need them ({why!r})"
+                )
+            out.setdefault(series, {})[test] = NeedsTestModules(test, modules, why)
+    return out
+
+
+@dataclass
+class Plan:
+    """Which file runs which test files: ``shipped`` None is the whole suite but the
+    ``variant`` and ``not_run`` ones (regrtest -x)."""
+
+    shipped: list[str] | None
+    variant: list[str]
+    not_run: list[NeedsTestModules]
+    listed: dict[str, NeedsTestModules]
+
+    @property
+    def excluded(self) -> list[str]:
+        """What the shipped file's whole-suite run leaves out."""
+        return sorted(self.listed)
+
+
+def plan(asked: list[str], listed: dict[str, NeedsTestModules], have_variant: bool) -> Plan:
+    """``asked`` (empty: the whole suite) split between the shipped file and the test
+    variant: the files ``listed`` as needing test modules go to the variant, or are not
+    run without one."""
+    needing = sorted(listed) if not asked else [t for t in asked if t in listed]
+    shipped = None if not asked else [t for t in asked if t not in listed]
+    if have_variant:
+        return Plan(shipped, needing, [], listed)
+    return Plan(shipped, [], [listed[t] for t in needing], listed)
+
+
+def merge(results: list[SuiteResult]) -> SuiteResult:
+    """One result of runs over disjoint sets of test files."""
+    out = SuiteResult()
+    for r in results:
+        out.ran |= r.ran
+        out.failed |= r.failed
+        out.skipped |= r.skipped
+        out.env_changed |= r.env_changed
+    out.summary = "\n".join(r.summary for r in results)
+    return out
 
 
 def _sections(text: str) -> dict[str, set[str]]:
@@ -202,14 +282,19 @@ def run_suite(
     python: list[str],
     *,
     tests: list[str] = (),
+    exclude: list[str] = (),
     jobs: int = 2,
     timeout_per_test: int = 900,
     workdir: Path,
+    step: str = "stdlib tests (regrtest)",
 ) -> tuple[SuiteResult, Path]:
-    """``python -m test`` (regrtest) on ``tests`` (all by default); (result, log)."""
-    argv = [*python, "-m", "test", f"-j{jobs}", "--timeout", str(timeout_per_test), "-w", *tests]
+    """``python -m test`` (regrtest) on ``tests`` (all by default, but ``exclude``); (result, log)."""
+    if tests and exclude:
+        raise ValueError("regrtest takes either the tests to run or, with -x, the ones to leave out")
+    names = ["-x", *exclude] if exclude else list(tests)
+    argv = [*python, "-m", "test", f"-j{jobs}", "--timeout", str(timeout_per_test), "-w", *names]
     res = runner.run(
-        "stdlib tests (regrtest)",
+        step,
         argv,
         cwd=workdir,
         env={"HOME": str(workdir), "TMPDIR": str(workdir / "tmp"), "PYTHONPATH": None, "PYTHONHOME": None},
@@ -217,7 +302,7 @@ def run_suite(
         check=False,
     )
     result = parse_summary(res.output)
-    result.ran |= set(tests) if tests else test_files(Path(python[-1]).parent.parent, python[-1])
+    result.ran |= set(tests) if tests else test_files(Path(python[-1]).parent.parent, python[-1]) - set(exclude)
     if not result.summary:
         result.failed.add("(regrtest did not finish)")
     return result, res.log

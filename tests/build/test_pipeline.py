@@ -18,6 +18,7 @@ class Builder:
         self.fetcher = self.lock = None
         self.runner = SimpleNamespace(base_env={})
         self.jobs = 1
+        self.variant = "default"
         self.toolchain = SimpleNamespace(cross=cross, target=SimpleNamespace(name="x86_64-linux-musl"))
 
     def build(self, request):

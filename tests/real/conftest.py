@@ -60,6 +60,17 @@ def build_x86_64(dist):
 
 
 @pytest.fixture(scope="session")
+def build_x86_64_testmodules(dist):
+    """`cpython-static build 3.13.15 --test-modules --json`, once per session: the test
+    variant, quick like every build but the representative one (so it shares their
+    libraries through the cache: one more CPython build, nothing else)."""
+    res = run_cli("build", VERSION, "--test-modules", "--json", "--out", str(dist))
+    sys.stderr.write(res.stderr[-4000:])
+    assert res.returncode == 0, f"test-variant build failed:\n{res.stderr[-6000:]}"
+    return json.loads(res.stdout), res
+
+
+@pytest.fixture(scope="session")
 def build_aarch64(dist):
     """`cpython-static build 3.13.15 --target aarch64-linux-musl --json`, once per session:
     a cross build from this machine, verified under qemu-user by `build` itself."""

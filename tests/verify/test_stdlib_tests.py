@@ -2,6 +2,7 @@
 verdict against the table, the table's own rules."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,102 @@ def test_prefix_layout_puts_test_where_the_launcher_looks_after_the_archive(tmp_
     placed = tmp_path / "work" / "lib" / "python3.13" / "test"
     assert not placed.is_symlink() and (placed / "test_a.py").stat().st_ino == (lib_test / "test_a.py").stat().st_ino
     assert S.test_files(tmp_path / "work", str(python)) == {"test_a", "test_pkg"}
+
+
+# ------------------------------------------------------------ files needing test modules
+LISTED = S.load_test_module_files(
+    textwrap.dedent("""
+        [test_modules."3.13".test_class]
+        modules = ["_testinternalcapi"]
+        why = "imports has_inline_values from _testinternalcapi at module level"
+        [test_modules."3.13".test_traceback]
+        modules = ["_testcapi"]
+        why = "CExcReportingTests print exceptions with _testcapi.exception_print"
+    """)
+)["3.13"]
+
+
+def test_the_whole_suite_leaves_the_listed_files_to_the_variant():
+    p = S.plan([], LISTED, have_variant=True)
+    assert p.shipped is None and p.excluded == ["test_class", "test_traceback"]
+    assert p.variant == ["test_class", "test_traceback"] and p.not_run == []
+
+
+def test_without_a_variant_the_listed_files_are_not_run():
+    p = S.plan([], LISTED, have_variant=False)
+    assert p.shipped is None and p.excluded == ["test_class", "test_traceback"]  # still left out
+    assert p.variant == [] and [n.test for n in p.not_run] == ["test_class", "test_traceback"]
+
+
+def test_a_slice_goes_where_each_file_belongs():
+    p = S.plan(["test_site", "test_class"], LISTED, have_variant=True)
+    assert p.shipped == ["test_site"] and p.variant == ["test_class"]
+    p = S.plan(["test_class"], LISTED, have_variant=False)
+    assert p.shipped == [] and p.variant == [] and [n.modules for n in p.not_run] == [("_testinternalcapi",)]
+
+
+def test_the_runs_merge_and_are_judged_as_one():
+    shipped = S.SuiteResult(ran={"test_site", "test_os"}, failed={"test_os"})
+    variant = S.SuiteResult(ran={"test_class"}, failed=set(), skipped=set())
+    t = table("""
+        ["3.13".test_class]
+        kind = "static"
+        why = "listed here only to see the stale rule reach the variant's files"
+    """)["3.13"]
+    v = S.judge(S.merge([shipped, variant]), t)
+    assert v.unexpected == ["test_os"] and v.stale == ["test_class"] and not v.ok
+
+
+def test_test_module_entries_name_modules_and_tests():
+    with pytest.raises(S.StdlibTestsError, match="name the modules"):
+        S.load_test_module_files('[test_modules."3.13".test_x]\nwhy = "a long enough reason to pass the rule"\n')
+    with pytest.raises(S.StdlibTestsError, match="say which tests"):
+        S.load_test_module_files('[test_modules."3.13".test_x]\nmodules = ["_testcapi"]\nwhy = "short"\n')
+    assert "test_modules" not in S.load_table()  # not a series of expected failures
+
+
+def test_the_shipped_list_names_modules_the_variant_builds_in():
+    """Every module a listed file needs is one the series' test variant has (modules.toml)."""
+    from cpython_static.verify.modules import variant_adds
+
+    adds = variant_adds(S.VARIANT_BUILD)
+    listed = S.load_test_module_files()
+    assert listed, "stdlib_tests.toml lists no file needing test modules"
+    for series, entries in listed.items():
+        for entry in entries.values():
+            assert set(entry.modules) <= adds[series].keys(), (series, entry.test)
+    # A file run on the variant is not also said to fail for want of a test module.
+    for series, expected in S.load_table().items():
+        assert not {t for t, e in expected.items() if e.kind == "test-module"} & listed.get(series, {}).keys()
+
+
+class Recorder:
+    def __init__(self, output):
+        self.output, self.argv = output, None
+
+    def run(self, step, argv, **kw):
+        from types import SimpleNamespace
+
+        self.argv = argv
+        return SimpleNamespace(output=self.output, log=Path("/logs/regrtest.log"))
+
+
+def test_the_whole_suite_run_excludes_with_x(tmp_path):
+    lib_test = tmp_path / "Lib" / "test"
+    lib_test.mkdir(parents=True)
+    for name in ("test_a.py", "test_class.py", "test_traceback.py"):
+        (lib_test / name).write_text("")
+    (tmp_path / "bin").mkdir()
+    python = S.prepare_prefix(_elf(tmp_path), lib_test, tmp_path / "work", "3.13")
+    runner = Recorder("== Tests result: SUCCESS ==\n\n1 test OK.\n")
+    result, _ = S.run_suite(runner, [str(python)], exclude=["test_class", "test_traceback"], workdir=tmp_path)
+    assert runner.argv[-3:] == ["-x", "test_class", "test_traceback"]
+    assert result.ran == {"test_a"}
+    with pytest.raises(ValueError, match="either"):
+        S.run_suite(runner, [str(python)], tests=["test_a"], exclude=["test_class"], workdir=tmp_path)
+
+
+def _elf(tmp_path):
+    binary = tmp_path / "bin" / "python3.13"
+    binary.write_bytes(b"\x7fELF")
+    return binary
