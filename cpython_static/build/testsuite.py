@@ -1,10 +1,13 @@
 """CPython's test suite of a release, for ``verify --stdlib-tests``: ``Lib/test`` of the
-pinned source with the series' patches applied (0004 adds tests to test_ensurepip), one
-cache entry per source digest and patch set.  Never shipped in the one file."""
+pinned source (or, for the watcher's new tags, of the tag's checkout) with the series'
+patches applied (0004 adds tests to test_ensurepip), one cache entry per source and patch
+set.  Never shipped in the one file."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from cpython_static.build import patches
@@ -20,17 +23,36 @@ def lib_test(
 ) -> Path:
     """The release's ``Lib/test`` directory (patched), from the cache or made now."""
     src = lock.get("cpython", version)
+    return lib_test_of(
+        cache, runner, version, patches_dir, f"sha256:{src.sha256}", lambda dest: extract(fetcher.fetch(src), dest)
+    )
+
+
+def lib_test_of(
+    cache: Cache,
+    runner: Runner,
+    version: str,
+    patches_dir: Path | None,
+    source: str,
+    unpack: Callable[[Path], AbstractContextManager[Path] | Path],
+) -> Path:
+    """``Lib/test`` of the tree ``unpack(dest)`` gives (a path, or a context manager giving
+    one: a checkout that must be cleaned up), patched; ``source`` names that tree for the
+    cache key (a tarball digest, a tag's commit)."""
     selected = patches.select(patches.load_series(patches_dir), version) if patches_dir else []
-    key = digest_of({"format": FORMAT, "source": src.sha256, "patches": {p.name: p.path.read_text() for p in selected}})
+    # Format 1 keyed the tarball's bare digest: kept, so existing entries stay valid.
+    origin = source.removeprefix("sha256:") if source.startswith("sha256:") else {"tree": source}
+    key = digest_of({"format": FORMAT, "source": origin, "patches": {p.name: p.path.read_text() for p in selected}})
 
     def produce(stage: Path, final: Path) -> dict:
         work = cache.scratch(f"work-stdlib-tests-{version}")
         try:
-            tree = extract(fetcher.fetch(src), work / "src")
-            if selected:
-                patches.apply(selected, tree, runner)
-            shutil.copytree(tree / "Lib" / "test", stage / "test", symlinks=True)
-            return {"version": version, "patches": [p.name for p in selected]}
+            got = unpack(work / "src")
+            with got if isinstance(got, AbstractContextManager) else nullcontext(got) as tree:
+                if selected:
+                    patches.apply(selected, tree, runner)
+                shutil.copytree(tree / "Lib" / "test", stage / "test", symlinks=True)
+            return {"version": version, "source": source, "patches": [p.name for p in selected]}
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

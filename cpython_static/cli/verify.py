@@ -49,157 +49,42 @@ def _stdlib_tests(args, binary: Path, reporter: Reporter) -> int:
     """CPython's own test suite of the binary's release, run by the binary
     (verify/stdlib_tests.py), judged against the series' table of expected failures; the
     files that need CPython's test-only C modules by the test variant, when given."""
-    import shutil
-
     from cpython_static.build.patches import default_patches_dir
     from cpython_static.build.sources import Fetcher, load_lock
     from cpython_static.build.testsuite import lib_test
     from cpython_static.verify import stdlib_tests
-    from cpython_static.verify.checks import resolve_emulator
-    from cpython_static.verify.elf import read_elf
-    from cpython_static.verify.modules import load_module_tables
-    from cpython_static.versions import get_variant
 
     ctx = context(args, "verify", reporter)
     cache, runner, log_dir = ctx.cache, ctx.runner, ctx.log_dir
-
-    def interpreter(path: Path, what: str) -> tuple[list[str], str, list[str]]:
-        """(emulator prefix, version, built-in modules) of the file at ``path``."""
-        elf = read_elf(path)
-        emulator = resolve_emulator(args.target or f"{elf.machine}-linux-musl", None, runner.base_env.get("PATH", ""))
-        asked = runner.run(
-            f"stdlib tests: the {what}'s version",
-            [
-                *emulator,
-                str(path),
-                "-I",
-                "-c",
-                "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(' '.join(sys.builtin_module_names))",
-            ],
-            capture=True,
-        )
-        version, modules = (asked.output.strip().splitlines() + ["", ""])[:2]
-        return emulator, version.strip(), modules.split()
-
-    emulator, version, _ = interpreter(binary, "binary")
-    mm = ".".join(version.split(".")[:2])
-    build_hint = (
-        f"cpython-static build {version} {get_variant(stdlib_tests.VARIANT_BUILD).flag} --optimize quick "
-        f"(it publishes OUT/cpython-{version}-<target>-{stdlib_tests.VARIANT_BUILD}/python{mm})"
-    )
-    variant = v_emulator = None
+    shipped = stdlib_tests.interpreter(runner, binary, "binary", args.target)
+    variant = None
     if args.test_modules_binary:
-        variant = Path(args.test_modules_binary).resolve()
-        if not variant.is_file():
+        path = Path(args.test_modules_binary).resolve()
+        if not path.is_file():
             raise UsageError(f"--test-modules-binary {args.test_modules_binary}: no such file")
-        v_emulator, v_version, v_modules = interpreter(variant, "test variant")
-        shipped, wanted = load_module_tables().get(mm), load_module_tables(variant=stdlib_tests.VARIANT_BUILD).get(mm)
-        adds = wanted.builtin - shipped.builtin if shipped and wanted and wanted.derived else frozenset()
-        missing = sorted(adds - set(v_modules))
-        if v_version != version:
-            raise UsageError(f"--test-modules-binary {variant} is CPython {v_version}, BINARY is {version}")
-        if not adds or missing:
-            raise UsageError(
-                f"--test-modules-binary {variant} is not the test variant of CPython {version}"
-                + (f": it lacks {', '.join(missing)}" if missing else f": modules.toml has no test variant for {mm}")
-                + f"; build it with {build_hint}"
-            )
-    lock = load_lock()
-    reporter.line(f"CPython {version}: Lib/test of the pinned source with the series' patches")
+        variant = stdlib_tests.interpreter(runner, path, "test variant", args.target)
+        if problem := stdlib_tests.variant_problem(shipped, variant):
+            raise UsageError(f"--test-modules-binary {problem}")
+    reporter.line(f"CPython {shipped.version}: Lib/test of the pinned source with the series' patches")
     tests_dir = lib_test(
-        cache, Fetcher(cache, runner, mirror=args.mirror), lock, runner, version, default_patches_dir()
+        cache, Fetcher(cache, runner, mirror=args.mirror), load_lock(), runner, shipped.version, default_patches_dir()
     )
-    table = stdlib_tests.load_table().get(mm, {})
-    planned = stdlib_tests.plan(
-        args.test or [], stdlib_tests.load_test_module_files().get(mm, {}), have_variant=variant is not None
+    report = stdlib_tests.run_stdlib_tests(
+        runner,
+        cache.scratch("stdlib-tests"),
+        shipped,
+        tests_dir,
+        tests=args.test or [],
+        variant=variant,
+        jobs=args.jobs,
+        progress=reporter.line,
     )
-    runs = []  # (role, binary, tests asked or None for the whole suite but some, result, log)
-    work = cache.scratch("stdlib-tests")
-    try:
-        for role, path, prefix_emulator, tests in (
-            (stdlib_tests.SHIPPED, binary, emulator, planned.shipped),
-            (stdlib_tests.VARIANT, variant, v_emulator, planned.variant),
-        ):
-            if path is None or tests == []:
-                continue
-            # The same kind of prefix for each: <work>/<role>/bin/pythonX.Y, lib/pythonX.Y/test.
-            prefix = work / role.replace(" ", "-")
-            (prefix / "tmp").mkdir(parents=True)
-            python = stdlib_tests.prepare_prefix(path, tests_dir, prefix, mm)
-            whole = tests is None
-            reporter.line(
-                f"{role}: running "
-                + ("the whole suite but the files listed as needing test modules" if whole else ", ".join(tests))
-                + f" with -j{args.jobs}"
-                + (" (the full suite takes tens of minutes)" if whole else "")
-            )
-            result, log = stdlib_tests.run_suite(
-                runner,
-                [*prefix_emulator, str(python)],
-                tests=tests or [],
-                exclude=planned.excluded if whole else [],
-                jobs=args.jobs,
-                workdir=prefix,
-                step=f"stdlib tests (regrtest, {role})",
-            )
-            runs.append((role, path, tests, result, log))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    result = stdlib_tests.merge([r[3] for r in runs])
-    verdict = stdlib_tests.judge(result, table)
-    ran_by = {t: role for role, _, _, r, _ in runs for t in r.ran}
-    not_run = {
-        "tests": [n.test for n in planned.not_run],
-        "why": "they import CPython's test-only C modules, which the shipped file leaves out "
-        "(--disable-test-modules); stdlib_tests.toml [test_modules] says which and why",
-        "how": f"build the test variant with {build_hint} and pass it with --test-modules-binary",
-    }
-    out = {
-        **verdict.to_json(),
-        "version": version,
-        "binary": str(binary),
-        "log": str(runs[0][4]) if runs else None,
-        "logs": str(log_dir),
-        "runs": [
-            {
-                "role": role,
-                "binary": str(path),
-                "tests": tests if tests is not None else "all",
-                "excluded": planned.excluded if tests is None else [],
-                "ran": len(r.ran),
-                "failed": sorted(r.failed),
-                "log": str(log),
-            }
-            for role, path, tests, r, log in runs
-        ],
-        "not_run": not_run if planned.not_run else None,
-    }
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(json.dumps({**report.to_json(), "logs": str(log_dir)}, indent=2))
     else:
-        for role, path, tests, r, log in runs:
-            what = f"the whole suite but {len(planned.excluded)} files" if tests is None else ", ".join(tests)
-            print(f"{role:13s} {path}: {what}; {len(r.ran)} ran, {len(r.failed)} failed; log {log}")
-        for e in verdict.expected:
-            print(f"expected {e.test:28s} {e.kind:9s} ({ran_by.get(e.test, 'shipped')}) {e.why}")
-        for t in verdict.unexpected:
-            print(f"FAIL     {t:28s} not in stdlib_tests.toml [{mm}]: a new failure ({ran_by.get(t, 'shipped')})")
-        for t in verdict.stale:
-            print(f"STALE    {t:28s} listed in stdlib_tests.toml [{mm}] but passed ({ran_by.get(t, 'shipped')})")
-        if planned.not_run:
-            names = ", ".join(f"{n.test} ({', '.join(n.modules)})" for n in planned.not_run)
-            n = len(planned.not_run)
-            print(f"NOT RUN  {n} test file{'s' if n != 1 else ''}, because {not_run['why']}: {names}")
-            print(f"         to run them, {not_run['how']}")
-        kinds = ", ".join(f"{k} {n}" for k, n in verdict.counts().items()) or "none"
-        print(
-            f"{'OK' if verdict.ok else 'FAILED'}: {len(result.ran)} test files, {len(result.failed)} failed "
-            f"({len(verdict.expected)} expected: {kinds}; {len(verdict.unexpected)} unexpected, "
-            f"{len(verdict.stale)} stale), {len(result.skipped)} skipped"
-            + (f", {len(planned.not_run)} not run (no --test-modules-binary)" if planned.not_run else "")
-            + f"; logs in {log_dir}"
-        )
-    return EXIT_OK if verdict.ok else EXIT_FAILED
+        print("\n".join(report.lines()))
+        print(f"{report.summary()}; logs in {log_dir}")
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_bench(args) -> int:

@@ -82,7 +82,21 @@ def add_arguments(p) -> None:
         metavar="DIR",
         help="write a systemd service and timer running this watch nightly into DIR, and stop",
     )
-    p.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the builds")
+    p.add_argument("--jobs", "-j", type=int, help="parallel make jobs for the builds (and regrtest's -j; default 2)")
+    suite = p.add_mutually_exclusive_group()
+    suite.add_argument(
+        "--no-stdlib-tests",
+        action="store_true",
+        help="skip CPython's own test suite per tag (by default the whole suite of the tag runs with "
+        "the file it built, as `verify --stdlib-tests` does: tens of minutes on 2 cores; the "
+        "matrix's 'stdlib tests' column)",
+    )
+    suite.add_argument(
+        "--stdlib-test",
+        action="append",
+        metavar="NAME",
+        help="run only this test file of the suite per tag (repeatable; e.g. test_zipimport)",
+    )
 
 
 def run(args) -> int:

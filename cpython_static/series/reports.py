@@ -42,6 +42,7 @@ def rows(state: dict) -> list[dict]:
                     "regenerated": regen.get("regenerated"),
                     "build": _verdict(build, e["status"]),
                     "verify": _verdict(verify, e["status"]),
+                    "stdlib_tests": _suite(e.get("stdlib_tests"), e["status"]),
                     "duration_s": e.get("duration_s"),
                     "finished": e.get("finished") or e.get("started"),
                     "failed_step": failure.get("step"),
@@ -68,6 +69,28 @@ def _verdict(result: dict, status: str) -> str:
     return "FAILED"
 
 
+def _suite(result: dict | None, status: str) -> str:
+    """The 'stdlib tests' cell: how CPython's own suite went with the tag's file."""
+    if status == "running":
+        return "running"
+    if not result:
+        return "-"
+    if result.get("skipped"):
+        return f"- ({result['why']})"
+    if "error" in result:
+        return f"FAILED: {result['error']}"
+    scope = "" if result.get("tests") == "all" else f" (only {', '.join(result['tests'])})"
+    listed = sum(result.get("expected_by_kind", {}).values())
+    files = f"{result['ran']} file{'s' if result['ran'] != 1 else ''}"
+    if result["ok"]:
+        return f"ok: {files}, {listed} listed{scope}"
+    said = (
+        [f"{len(result['unexpected'])} unexpected ({', '.join(result['unexpected'])})"] if result["unexpected"] else []
+    )
+    said += [f"{len(result['stale'])} stale ({', '.join(result['stale'])})"] if result["stale"] else []
+    return f"FAILED: {'; '.join(said)} of {files}{scope}"
+
+
 def _short(name: str) -> str:
     """0002-ctypes-importable-without-dlopen.patch -> 0002 (the full name is in the JSON)."""
     return name.split("-", 1)[0]
@@ -83,8 +106,9 @@ def render_markdown(state: dict, directory: Path | None = None) -> str:
         "",
         f"Upstream: {state.get('upstream', '?')}",
         "",
-        "| tag | target | result | patches | configure regeneration | build | verify | seconds | finished |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| tag | target | result | patches | configure regeneration | build | verify | stdlib tests | seconds "
+        "| finished |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows(state):
         patches = ", ".join(f"{_short(p['name'])} {p['status']}" for p in r["patches"]) or "-"
@@ -95,10 +119,10 @@ def render_markdown(state: dict, directory: Path | None = None) -> str:
         regen = r["fidelity"] + (", regenerated" if r["regenerated"] else "")
         lines.append(
             f"| {r['tag']} | {r['target']} | {result} | {patches} | {regen} | {r['build']} | "
-            f"{r['verify']} | {r['duration_s'] if r['duration_s'] is not None else '-'} | {r['finished'] or '-'} |"
+            f"{r['verify']} | {r['stdlib_tests']} | {r['duration_s'] if r['duration_s'] is not None else '-'} | {r['finished'] or '-'} |"
         )
     if not state["results"]:
-        lines.append("| (no release processed yet) | | | | | | | | |")
+        lines.append("| (no release processed yet) | | | | | | | | | |")
     lines.append("")
     return "\n".join(lines)
 
@@ -135,12 +159,13 @@ def render_html(state: dict, directory: Path | None = None) -> str:
             regen,
             e(r["build"]),
             e(r["verify"]),
+            e(r["stdlib_tests"]),
             e(str(r["duration_s"] if r["duration_s"] is not None else "-")),
             e(r["finished"] or "-"),
         ]
         body.append(f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     if not body:
-        body.append('<tr><td colspan="9">no release processed yet</td></tr>')
+        body.append('<tr><td colspan="10">no release processed yet</td></tr>')
     head = "".join(
         f"<th>{h}</th>"
         for h in (
@@ -151,6 +176,7 @@ def render_html(state: dict, directory: Path | None = None) -> str:
             "configure regeneration",
             "build",
             "verify",
+            "stdlib tests",
             "seconds",
             "finished",
         )

@@ -11,7 +11,9 @@ One run:
    is alive) and is retried;
 4. for each new (tag, target), oldest first, at most ``--max-tags`` tags: ``rebase`` onto it
    (fidelity, classification, regeneration, static build, verify) against a *copy* of the
-   series (the watcher never rewrites patches/), record the result in the state file (one
+   series (the watcher never rewrites patches/), then run CPython's own test suite of the
+   tag with the file it built (``verify --stdlib-tests``: tens of minutes; a failure not in
+   stdlib_tests.toml, or a listed one that passes, fails the tag), record the result in the state file (one
    atomic replace), and regenerate the status matrix (Markdown, JSON, HTML).  A failure also
    writes a ready-to-file report: the tag, the failing step, its command and log's last lines.
 
@@ -53,11 +55,14 @@ SCHEDULE_DIR = Path(__file__).resolve().parent / "schedule"  # package data
 DESCRIPTION = """\
 For each CPython release tag upstream has and the state file has no result for (oldest
 first): rebase the patch series onto it, prove configure regeneration is byte-identical,
-regenerate, build statically and verify -- the whole `cpython-static rebase TAG` -- and
-record the result.  patches/ is never rewritten (the watcher works on a copy).
+regenerate, build statically and verify -- the whole `cpython-static rebase TAG` -- then
+run CPython's own test suite of the tag with the file built (`verify --stdlib-tests`,
+judged against stdlib_tests.toml), and record the result.  patches/ is never rewritten
+(the watcher works on a copy).
 
   cpython-static watch                          # the official repository, x86_64
   cpython-static watch --max-tags 1 --json      # bound one run's work
+  cpython-static watch --no-stdlib-tests        # without the suite (minutes, not tens)
   cpython-static watch --plan --json            # what a run would do (for CI matrices)
   cpython-static watch --tag v3.13.15 --target aarch64-linux-musl
   cpython-static watch --write-systemd /etc/systemd/system
@@ -66,7 +71,7 @@ Safe from cron: a lock keeps runs from overlapping (the second exits 2); a tag w
 was interrupted (kill -9 included) is retried, never recorded as done; a second run with
 nothing new does nothing and says so.  After every tag the status matrix is rewritten:
 RESULTS/index.md, index.json and index.html (tag x target: patch statuses, regeneration
-fidelity, build, verify, duration); a failure also gets RESULTS/failures/TAG-TARGET.md,
+fidelity, build, verify, stdlib tests, duration); a failure also gets RESULTS/failures/TAG-TARGET.md,
 ready to file.
 
 Exit status: 0 nothing new, or every new tag ok; 1 a new tag failed; 2 the watcher could
@@ -260,10 +265,13 @@ class TagRun:
         fetcher=None,
         jobs: int | None = None,
         progress=print,
+        stdlib_tests: list[str] | None = None,
     ):
         self.cache, self.runner, self.upstream = cache, runner, upstream
         self.patches_dir, self.results, self.workspace = patches_dir, results, workspace
         self.fetcher, self.jobs, self.progress = fetcher, jobs, progress
+        # None: not run; []: the whole suite; names: those test files only.
+        self.stdlib_tests = stdlib_tests
 
     def __call__(self, tag: str, target: str, entry: dict) -> dict:
         from cpython_static.build.autoconf import AutoconfError
@@ -318,9 +326,95 @@ class TagRun:
             )
             if not report["ok"]:
                 failure = failing_step(report)
+        if failure is None and report is not None and self.stdlib_tests is not None:
+            entry["stdlib_tests"], failure = self._stdlib_tests(tag, report)
+            entry["duration_s"] = round(time.monotonic() - started, 1)
         entry["status"] = "failed" if failure else "ok"
         entry["failure"] = failure
         return entry
+
+    def _stdlib_tests(self, tag: str, report: dict) -> tuple[dict, dict | None]:
+        """CPython's own suite of ``tag`` (its checkout's Lib/test with the series' patches)
+        run by the file the rebase built and verified: (the matrix's column, a failure)."""
+        from cpython_static.build.testsuite import lib_test_of
+        from cpython_static.series.mirror import Mirror
+        from cpython_static.verify import stdlib_tests as st
+
+        mirror = Mirror(self.cache, self.runner, self.upstream)
+
+        @contextmanager
+        def checkout(dest: Path):
+            try:
+                yield mirror.add_worktree(tag, dest)
+            finally:
+                mirror.remove_worktree(dest)
+
+        try:
+            binary = Path(report["build"]["binary"])
+            shipped = st.interpreter(self.runner, binary, "binary")
+            if shipped.emulator and not self._kernel_runs(binary):
+                # regrtest's workers exec sys.executable directly: without binfmt_misc for
+                # the target every worker fails, which would say nothing about the file.
+                why = (
+                    f"not run: {report['build'].get('target', 'the target')} files run here only under "
+                    f"{shipped.emulator[0]}, and regrtest's workers need the kernel to run them "
+                    "(register qemu with binfmt_misc)"
+                )
+                self.progress(f"{tag}: CPython's own test suite {why}")
+                return {"skipped": True, "why": why}, None
+            self.progress(
+                f"{tag}: CPython's own test suite ({'all of it' if not self.stdlib_tests else ', '.join(self.stdlib_tests)})"
+            )
+            tests_dir = lib_test_of(
+                self.cache, self.runner, shipped.version, self.patches_dir, f"{tag}@{mirror.fetch(tag)}", checkout
+            )
+            got = st.run_stdlib_tests(
+                self.runner,
+                self.cache.scratch("stdlib-tests"),
+                shipped,
+                tests_dir,
+                tests=self.stdlib_tests,
+                jobs=self.jobs or 2,
+                progress=self.progress,
+            )
+        except StepFailed as exc:
+            return {"ok": False, "error": str(exc).splitlines()[0]}, {
+                "step": "stdlib tests",
+                "message": str(exc).splitlines()[0],
+                "log": str(exc.log),
+            }
+        except (OSError, UsageError, ValueError) as exc:
+            return {"ok": False, "error": str(exc)}, {"step": "stdlib tests", "message": str(exc).splitlines()[0]}
+        v = got.verdict
+        column = {
+            "ok": got.ok,
+            "tests": self.stdlib_tests or "all",
+            "ran": len(got.result.ran),
+            "failed": len(got.result.failed),
+            "expected_by_kind": v.counts(),
+            "unexpected": v.unexpected,
+            "stale": v.stale,
+            "not_run": [n.test for n in got.plan.not_run],
+            "duration_s": got.duration_s,
+            "log": str(got.runs[0].log) if got.runs else None,
+            "summary": got.summary(),
+        }
+        if got.ok:
+            return column, None
+        said = [f"{len(v.unexpected)} unexpected ({', '.join(v.unexpected)})"] if v.unexpected else []
+        said += [f"{len(v.stale)} stale ({', '.join(v.stale)})"] if v.stale else []
+        return column, {
+            "step": "stdlib tests",
+            "message": f"CPython's own test suite: {'; '.join(said)} beside stdlib_tests.toml [{shipped.series}]",
+            "log": column["log"],
+        }
+
+    def _kernel_runs(self, binary: Path) -> bool:
+        try:
+            res = self.runner.run("stdlib tests: can the kernel run it", [str(binary), "-I", "-c", "pass"], check=False)
+        except StepFailed:  # Exec format error
+            return False
+        return res.returncode == 0
 
 
 def failing_step(report: dict) -> dict:
@@ -445,6 +539,7 @@ def _tag_run(args, ctx: Context, reporter, state_path: Path, results: Path, patc
         fetcher=Fetcher(cache, runner, mirror=args.mirror),
         jobs=args.jobs,
         progress=reporter.line,
+        stdlib_tests=None if args.no_stdlib_tests else list(args.stdlib_test or []),
     )
 
 
@@ -564,6 +659,10 @@ def write_systemd(dest: Path, args, state_path: Path, results: Path) -> list[Pat
         extra += ["--max-tags", str(args.max_tags)]
     if args.include_prereleases:
         extra.append("--include-prereleases")
+    if getattr(args, "no_stdlib_tests", False):
+        extra.append("--no-stdlib-tests")
+    for t in getattr(args, "stdlib_test", None) or []:
+        extra += ["--stdlib-test", t]
     values = {
         "EXEC": " ".join(_systemd_quote(a) for a in command),
         "ARGS": " ".join(_systemd_quote(a) for a in extra),

@@ -243,6 +243,14 @@ def parse_summary(output: str) -> SuiteResult:
     return result
 
 
+def expected_for(table: dict[str, Expected], layout: str) -> dict[str, Expected]:
+    """What a ``layout`` file is expected to fail: a tree has its stdlib as files, so the
+    one-file entries must pass there (one that fails is misclassified, and says so)."""
+    if layout == "tree":
+        return {t: e for t, e in table.items() if e.kind != "one-file"}
+    return table
+
+
 def judge(result: SuiteResult, expected: dict[str, Expected]) -> Verdict:
     unexpected = sorted(t for t in result.failed if t not in expected)
     stale = sorted(t for t in expected if t in result.ran and t not in result.failed and t not in result.skipped)
@@ -250,10 +258,28 @@ def judge(result: SuiteResult, expected: dict[str, Expected]) -> Verdict:
     return Verdict(not unexpected and not stale, unexpected, stale, listed, result)
 
 
+def tree_of(binary: Path, mm: str) -> Path | None:
+    """The installed tree ``binary`` is the interpreter of (``--layout tree``: its stdlib in
+    ../lib/pythonX.Y), or None for a one file."""
+    import zipfile
+
+    root = binary.resolve().parent.parent
+    # A one file carries its stdlib appended (a zip), whatever happens to lie beside it.
+    if zipfile.is_zipfile(binary) or not (root / "lib" / f"python{mm}" / "os.py").is_file():
+        return None
+    return root
+
+
 def prepare_prefix(binary: Path, lib_test: Path, work: Path, mm: str) -> Path:
-    """``work``/bin/python``mm`` (a copy of ``binary``) whose lib/python``mm`` holds ``test``."""
+    """``work``/bin/python``mm`` (a copy of ``binary``) whose lib/python``mm`` holds ``test``;
+    for a tree's interpreter, the rest of its tree too (hard links), so that it finds its
+    standard library where it was installed relative to itself."""
     bindir = work / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
+    if (tree := tree_of(binary, mm)) is not None:
+        for child in sorted(tree.iterdir()):
+            if child.name != "bin" and child.is_dir():
+                shutil.copytree(child, work / child.name, symlinks=True, copy_function=_link_or_copy)
     python = bindir / f"python{mm}"
     shutil.copy2(binary, python)
     stdlib_dir = work / "lib" / f"python{mm}"
@@ -318,3 +344,221 @@ def test_files(prefix: Path, python: str) -> set[str]:
         for p in lib_test.iterdir()
         if p.name.startswith("test_") and (p.suffix == ".py" or p.is_dir())
     }
+
+
+# ----------------------------------------------------------------- one whole run
+@dataclass(frozen=True)
+class Interpreter:
+    """A file to run the suite with: how to start it (its emulator, for a foreign one),
+    the CPython version and the built-in modules it reports."""
+
+    path: Path
+    emulator: tuple[str, ...]
+    version: str
+    modules: frozenset[str]
+
+    @property
+    def series(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def layout(self) -> str:
+        """ "tree" for an installed tree's interpreter, else "onefile"."""
+        return "tree" if tree_of(self.path, self.series) is not None else "onefile"
+
+
+def interpreter(runner: Runner, path: Path, what: str, target: str | None = None) -> Interpreter:
+    from cpython_static.verify.checks import resolve_emulator
+    from cpython_static.verify.elf import read_elf
+
+    emulator = resolve_emulator(target or f"{read_elf(path).machine}-linux-musl", None, runner.base_env.get("PATH", ""))
+    asked = runner.run(
+        f"stdlib tests: the {what}'s version",
+        [
+            *emulator,
+            str(path),
+            "-I",
+            "-c",
+            "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(' '.join(sys.builtin_module_names))",
+        ],
+        capture=True,
+    )
+    version, modules = (asked.output.strip().splitlines() + ["", ""])[:2]
+    return Interpreter(path, tuple(emulator), version.strip(), frozenset(modules.split()))
+
+
+def build_hint(version: str) -> str:
+    from cpython_static.versions import get_variant
+
+    mm = ".".join(version.split(".")[:2])
+    return (
+        f"cpython-static build {version} {get_variant(VARIANT_BUILD).flag} --optimize quick "
+        f"(it publishes OUT/cpython-{version}-<target>-{VARIANT_BUILD}/python{mm})"
+    )
+
+
+def variant_problem(shipped: Interpreter, variant: Interpreter) -> str | None:
+    """Why ``variant`` is not the test variant of ``shipped``'s release, or None."""
+    from cpython_static.verify.modules import load_module_tables
+
+    mm = shipped.series
+    default, wanted = load_module_tables().get(mm), load_module_tables(variant=VARIANT_BUILD).get(mm)
+    adds = wanted.builtin - default.builtin if default and wanted and wanted.derived else frozenset()
+    missing = sorted(adds - variant.modules)
+    if variant.version != shipped.version:
+        return f"{variant.path} is CPython {variant.version}, the file under test is {shipped.version}"
+    if not adds or missing:
+        return (
+            f"{variant.path} is not the test variant of CPython {shipped.version}"
+            + (f": it lacks {', '.join(missing)}" if missing else f": modules.toml has no test variant for {mm}")
+            + f"; build it with {build_hint(shipped.version)}"
+        )
+    return None
+
+
+@dataclass
+class Run:
+    role: str  # SHIPPED or VARIANT
+    binary: Path
+    tests: list[str] | None  # None: the whole suite but plan.excluded
+    result: SuiteResult
+    log: Path
+
+
+@dataclass
+class Report:
+    """What one ``--stdlib-tests`` run found, for the CLI and the watcher alike."""
+
+    shipped: Interpreter
+    plan: Plan
+    runs: list[Run]
+    verdict: Verdict
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok
+
+    @property
+    def result(self) -> SuiteResult:
+        return self.verdict.result
+
+    def ran_by(self, test: str) -> str:
+        return next((r.role for r in self.runs if test in r.result.ran), SHIPPED)
+
+    def not_run(self) -> dict | None:
+        if not self.plan.not_run:
+            return None
+        return {
+            "tests": [n.test for n in self.plan.not_run],
+            "why": "they import CPython's test-only C modules, which the shipped file leaves out "
+            "(--disable-test-modules); stdlib_tests.toml [test_modules] says which and why",
+            "how": f"build the test variant with {build_hint(self.shipped.version)} and pass it with "
+            "--test-modules-binary",
+        }
+
+    def to_json(self) -> dict:
+        return {
+            **self.verdict.to_json(),
+            "version": self.shipped.version,
+            "binary": str(self.shipped.path),
+            "layout": self.shipped.layout,
+            "log": str(self.runs[0].log) if self.runs else None,
+            "duration_s": self.duration_s,
+            "runs": [
+                {
+                    "role": r.role,
+                    "binary": str(r.binary),
+                    "tests": r.tests if r.tests is not None else "all",
+                    "excluded": self.plan.excluded if r.tests is None else [],
+                    "ran": len(r.result.ran),
+                    "failed": sorted(r.result.failed),
+                    "log": str(r.log),
+                }
+                for r in self.runs
+            ],
+            "not_run": self.not_run(),
+        }
+
+    def summary(self) -> str:
+        """One line: the verdict and its counts."""
+        v, r = self.verdict, self.result
+        kinds = ", ".join(f"{k} {n}" for k, n in v.counts().items()) or "none"
+        return (
+            f"{'OK' if v.ok else 'FAILED'}: {len(r.ran)} test files ({self.shipped.layout}), {len(r.failed)} failed "
+            f"({len(v.expected)} expected: {kinds}; {len(v.unexpected)} unexpected, {len(v.stale)} stale), "
+            f"{len(r.skipped)} skipped"
+            + (f", {len(self.plan.not_run)} not run (no --test-modules-binary)" if self.plan.not_run else "")
+        )
+
+    def lines(self) -> list[str]:
+        """The human report, a line per run and per file that is not a plain pass."""
+        mm, out = self.shipped.series, []
+        for r in self.runs:
+            what = f"the whole suite but {len(self.plan.excluded)} files" if r.tests is None else ", ".join(r.tests)
+            out.append(
+                f"{r.role:13s} {r.binary}: {what}; {len(r.result.ran)} ran, {len(r.result.failed)} failed; log {r.log}"
+            )
+        for e in self.verdict.expected:
+            out.append(f"expected {e.test:28s} {e.kind:9s} ({self.ran_by(e.test)}) {e.why}")
+        for t in self.verdict.unexpected:
+            out.append(f"FAIL     {t:28s} not in stdlib_tests.toml [{mm}]: a new failure ({self.ran_by(t)})")
+        for t in self.verdict.stale:
+            out.append(f"STALE    {t:28s} listed in stdlib_tests.toml [{mm}] but passed ({self.ran_by(t)})")
+        if not_run := self.not_run():
+            names = ", ".join(f"{n.test} ({', '.join(n.modules)})" for n in self.plan.not_run)
+            n = len(self.plan.not_run)
+            out.append(f"NOT RUN  {n} test file{'s' if n != 1 else ''}, because {not_run['why']}: {names}")
+            out.append(f"         to run them, {not_run['how']}")
+        return out
+
+
+def run_stdlib_tests(
+    runner: Runner,
+    scratch: Path,
+    shipped: Interpreter,
+    lib_test: Path,
+    *,
+    tests: list[str] = (),
+    variant: Interpreter | None = None,
+    jobs: int = 2,
+    progress=lambda line: None,
+) -> Report:
+    """CPython's suite (``lib_test``: the release's patched Lib/test) run by ``shipped``, the
+    files needing test-only C modules by ``variant`` when given, each in a prefix of the
+    same shape under ``scratch`` (removed afterwards); judged against the series' table."""
+    import time
+
+    started = time.monotonic()
+    mm = shipped.series
+    planned = plan(list(tests), load_test_module_files().get(mm, {}), have_variant=variant is not None)
+    runs: list[Run] = []
+    try:
+        for role, interp, asked in ((SHIPPED, shipped, planned.shipped), (VARIANT, variant, planned.variant)):
+            if interp is None or asked == []:
+                continue
+            # The same kind of prefix for each: <scratch>/<role>/bin/pythonX.Y, lib/pythonX.Y/test.
+            prefix = scratch / role.replace(" ", "-")
+            (prefix / "tmp").mkdir(parents=True)
+            python = prepare_prefix(interp.path, lib_test, prefix, mm)
+            whole = asked is None
+            progress(
+                f"{role}: running "
+                + ("the whole suite but the files listed as needing test modules" if whole else ", ".join(asked))
+                + f" with -j{jobs}"
+                + (" (the full suite takes tens of minutes)" if whole else "")
+            )
+            result, log = run_suite(
+                runner,
+                [*interp.emulator, str(python)],
+                tests=asked or [],
+                exclude=planned.excluded if whole else [],
+                jobs=jobs,
+                workdir=prefix,
+                step=f"stdlib tests (regrtest, {role})",
+            )
+            runs.append(Run(role, interp.path, asked, result, log))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    verdict = judge(merge([r.result for r in runs]), expected_for(load_table().get(mm, {}), shipped.layout))
+    return Report(shipped, planned, runs, verdict, round(time.monotonic() - started, 1))

@@ -26,7 +26,8 @@ def _series_copy(tmp_path: Path) -> Path:
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    # rglob: patches/ holds the test variant's own series (patches/test-modules/) too
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def rebase(upstream_repo, patches_dir, tmp_path, *args):

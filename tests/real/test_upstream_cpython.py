@@ -216,7 +216,9 @@ def test_nothing_left_to_send(clone, tmp_path):
     """0002 and 0004 already forwarded (a URL in Forwarded) and 0001 not needed for 3.13.15."""
     series = tmp_path / "patches"
     series.mkdir()
-    for f in (REPO / "patches").iterdir():
+    for f in (REPO / "patches").glob("*"):
+        if f.is_dir():  # the test variant's own series (patches/test-modules/): not offered upstream
+            continue
         text = f.read_text()
         if f.name.startswith(("0002", "0004")):
             text = text.replace("Forwarded: no", "Forwarded: https://github.com/python/cpython/pull/130000")
@@ -266,7 +268,9 @@ def test_failure_midway_leaves_no_branch(clone, tmp_path):
     made in the private clone, and the user's repository has not seen any of it."""
     series = tmp_path / "patches"
     series.mkdir()
-    for f in (REPO / "patches").iterdir():
+    for f in (REPO / "patches").glob("*"):
+        if f.is_dir():  # the test variant's own series (patches/test-modules/): not offered upstream
+            continue
         (series / f.name).write_text(f.read_text().replace("NEWS-Section: Library", "NEWS-Section: Nonsense"))
     before = snapshot(clone)
     res = upstream_cpython(clone, "--base", "v3.11.2", "--issue", ISSUE, "--no-build", "--patches", str(series))

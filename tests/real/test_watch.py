@@ -37,7 +37,9 @@ def bare_upstream(upstream_repo, tmp_path_factory):
 
 
 def watch(state: Path, upstream, *args):
-    res = run_cli("watch", "--upstream", str(upstream), "--state", str(state), "--json", *args)
+    # CPython's whole suite per tag takes tens of minutes: one file where a test asks for it.
+    suite = () if "--stdlib-test" in args else ("--no-stdlib-tests",)
+    res = run_cli("watch", "--upstream", str(upstream), "--state", str(state), "--json", *suite, *args)
     out = json.loads(res.stdout) if res.stdout.strip().startswith("{") else None
     return res, out
 
@@ -46,7 +48,8 @@ SERIES = Path(__file__).resolve().parents[2] / "patches"
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    # rglob: patches/ holds the test variant's own series (patches/test-modules/) too
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def test_three_runs_process_2_then_0_then_1(bare_upstream, upstream_repo, tmp_path):
@@ -54,7 +57,7 @@ def test_three_runs_process_2_then_0_then_1(bare_upstream, upstream_repo, tmp_pa
     state = tmp_path / "watch" / "state.json"
     series_before = _snapshot(SERIES)
 
-    res, out = watch(state, bare)
+    res, out = watch(state, bare, "--stdlib-test", "test_zipimport")
     assert res.returncode == 0, res.stderr[-4000:]
     assert [(p["tag"], p["target"], p["ok"]) for p in out["processed"]] == [
         ("v3.11.2", T64, True),
@@ -67,12 +70,18 @@ def test_three_runs_process_2_then_0_then_1(bare_upstream, upstream_repo, tmp_pa
     assert e["status"] == "ok" and e["regen"]["fidelity"] and e["regen"]["regenerated"]
     assert e["build"]["ok"] and e["verify"]["ok"] and e["duration_s"] > 0
     assert {p["name"][:4]: p["status"] for p in recorded["v3.13.5"][T64]["patches"]}["0001"] == "not-applicable"
+    # CPython's own suite (one file of it here) ran with each tag's file, from the tag's Lib/test
+    for tag in ("v3.11.2", "v3.13.5"):
+        suite = recorded[tag][T64]["stdlib_tests"]
+        assert suite["ok"] and suite["tests"] == ["test_zipimport"] and suite["ran"] == 1, suite
+        assert suite["unexpected"] == [] and Path(suite["log"]).is_file()
 
     # the matrix pages show both, newest first
     pages = tmp_path / "watch"
     rows = json.loads((pages / "index.json").read_text())["rows"]
     assert [r["tag"] for r in rows] == ["v3.13.5", "v3.11.2"]
     assert all(r["build"].startswith("ok") and r["verify"] == "ok" for r in rows)
+    assert all(r["stdlib_tests"] == "ok: 1 file, 0 listed (only test_zipimport)" for r in rows)
     html = (pages / "index.html").read_text()
     assert html.index("v3.13.5") < html.index("v3.11.2") and "autoconf 2.69: identical" in html
     assert "| v3.13.5 | x86_64-linux-musl | ok |" in (pages / "index.md").read_text()
@@ -84,7 +93,7 @@ def test_three_runs_process_2_then_0_then_1(bare_upstream, upstream_repo, tmp_pa
     assert "nothing new" in out["message"]
     assert {s["tag"] for s in out["skipped"]} == {"v3.11.2", "v3.13.5"}
     assert state.read_bytes() == before
-    res_human = run_cli("watch", "--upstream", str(bare), "--state", str(state))
+    res_human = run_cli("watch", "--upstream", str(bare), "--state", str(state), "--no-stdlib-tests")
     assert res_human.returncode == 0 and "nothing new" in res_human.stdout
 
     # a new release appears upstream: exactly that one is processed
@@ -128,6 +137,7 @@ def test_killed_run_is_retried_and_a_concurrent_run_exits_clearly(upstream_repo,
         str(state),
         "--max-tags",
         "1",
+        "--no-stdlib-tests",
         "--json",
     ]
     first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)

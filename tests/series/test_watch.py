@@ -295,6 +295,40 @@ def test_matrix_newest_first_all_three_formats(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_matrix_has_a_stdlib_tests_column(tmp_path):
+    suite = {"ok": True, "tests": "all", "ran": 480, "failed": 32, "expected_by_kind": {"one-file": 16, "musl": 16}}
+    bad = {**suite, "ok": False, "tests": ["test_os", "test_re"], "ran": 2, "unexpected": ["test_os"], "stale": []}
+    state = watch.empty_state("u")
+    state["results"] = {
+        "v3.13.15": {T64: _entry("ok", stdlib_tests=suite)},
+        "v3.13.5": {T64: _entry("failed", stdlib_tests=bad, failure={"step": "stdlib tests", "message": "x"})},
+        "v3.13.4": {A64: _entry("ok", stdlib_tests={"skipped": True, "why": "not run: no binfmt_misc"})},
+        "v3.11.2": {T64: _entry("ok")},
+    }
+    status_matrix.write(tmp_path, state)
+    cells = [r["stdlib_tests"] for r in json.loads((tmp_path / "index.json").read_text())["rows"]]
+    assert cells == [
+        "ok: 480 files, 32 listed",
+        "FAILED: 1 unexpected (test_os) of 2 files (only test_os, test_re)",
+        "- (not run: no binfmt_misc)",
+        "-",
+    ]
+    md = (tmp_path / "index.md").read_text()
+    assert "| verify | stdlib tests | seconds |" in md and "| ok: 480 files, 32 listed |" in md
+    assert "failed at stdlib tests" in md
+    assert "<th>stdlib tests</th>" in (tmp_path / "index.html").read_text()
+
+
+def test_stdlib_tests_options_reach_the_run_and_the_systemd_unit(tmp_path):
+    res = _cli("watch", "--no-stdlib-tests", "--stdlib-test", "test_os", "--plan")
+    assert res.returncode == 2 and "not allowed with argument" in res.stderr
+    res = _cli("watch", "--write-systemd", str(tmp_path), "--stdlib-test", "test_zipimport", "--json")
+    assert res.returncode == 0, res.stderr
+    assert "--stdlib-test test_zipimport" in (tmp_path / "cpython-static-watch.service").read_text()
+    res = _cli("watch", "--write-systemd", str(tmp_path), "--no-stdlib-tests", "--json")
+    assert "--no-stdlib-tests" in (tmp_path / "cpython-static-watch.service").read_text()
+
+
 def test_failure_report_names_step_command_and_log_tail(tmp_path):
     log = tmp_path / "042-make.log"
     log.write_text(

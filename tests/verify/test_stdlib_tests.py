@@ -2,6 +2,7 @@
 verdict against the table, the table's own rules."""
 
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,38 @@ def _elf(tmp_path):
     binary = tmp_path / "bin" / "python3.13"
     binary.write_bytes(b"\x7fELF")
     return binary
+
+
+def test_a_tree_runs_in_a_prefix_of_its_own_tree_and_owes_no_one_file_entry(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "lib" / "python3.13").mkdir(parents=True)
+    (tree / "lib" / "python3.13" / "os.py").write_text("# os\n")
+    (tree / "include").mkdir()
+    (tree / "include" / "Python.h").write_text("/* */\n")
+    python = tree / "bin" / "python3.13"
+    python.write_bytes(b"\x7fELF not a zip")
+    onefile = tmp_path / "one" / "bin" / "python3.13"
+    onefile.parent.mkdir(parents=True)
+    with zipfile.ZipFile(onefile, "w") as z:  # a one file: its stdlib appended as a zip
+        z.writestr("os.py", "")
+    (tmp_path / "one" / "lib" / "python3.13").mkdir(parents=True)
+    (tmp_path / "one" / "lib" / "python3.13" / "os.py").write_text("")  # beside it, not its own
+    assert S.tree_of(python, "3.13") == tree and S.tree_of(onefile, "3.13") is None
+    tests = tmp_path / "cache" / "test"
+    tests.mkdir(parents=True)
+    (tests / "test_os.py").write_text("")
+    work = tmp_path / "work"
+    got = S.prepare_prefix(python, tests, work, "3.13")
+    assert got == work / "bin" / "python3.13" and got.read_bytes() == python.read_bytes()
+    assert (work / "lib" / "python3.13" / "os.py").stat().st_ino == (
+        tree / "lib" / "python3.13" / "os.py"
+    ).stat().st_ino
+    assert (work / "include" / "Python.h").is_file() and (work / "lib" / "python3.13" / "test" / "test_os.py").is_file()
+    assert not (tree / "lib" / "python3.13" / "test").exists()  # the tree itself is left as it was
+    table = {
+        "test_linecache": S.Expected("test_linecache", "one-file", "x" * 20),
+        "test_ctypes": S.Expected("test_ctypes", "static", "x" * 20),
+    }
+    assert sorted(S.expected_for(table, "tree")) == ["test_ctypes"]
+    assert S.expected_for(table, "onefile") == table
