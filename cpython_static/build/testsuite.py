@@ -15,7 +15,9 @@ from cpython_static.build.sources import Fetcher, Lock, extract
 from cpython_static.core.cache import Cache, digest_of
 from cpython_static.core.runner import Runner
 
-FORMAT = 1
+FORMAT = 2  # 2: the package tests too
+PACKAGES = "packages"  # beside test/: <package>/<its test directory>, as in Lib/
+PACKAGE_TESTS = ("*/test", "*/tests", "*/idle_test")
 
 
 def lib_test(
@@ -40,7 +42,7 @@ def lib_test_of(
     one: a checkout that must be cleaned up), patched; ``source`` names that tree for the
     cache key (a tarball digest, a tag's commit)."""
     selected = patches.select(patches.load_series(patches_dir), version) if patches_dir else []
-    # Format 1 keyed the tarball's bare digest: kept, so existing entries stay valid.
+    # A tarball keys by its bare digest (as format 1 did).
     origin = source.removeprefix("sha256:") if source.startswith("sha256:") else {"tree": source}
     key = digest_of({"format": FORMAT, "source": origin, "patches": {p.name: p.path.read_text() for p in selected}})
 
@@ -48,11 +50,27 @@ def lib_test_of(
         work = cache.scratch(f"work-stdlib-tests-{version}")
         try:
             got = unpack(work / "src")
-            with got if isinstance(got, AbstractContextManager) else nullcontext(got) as tree:
+            # A Path first: 3.11's Path is a (deprecated) context manager of its own.
+            with nullcontext(got) if isinstance(got, Path) else got as tree:
                 if selected:
                     patches.apply(selected, tree, runner)
                 shutil.copytree(tree / "Lib" / "test", stage / "test", symlinks=True)
-            return {"version": version, "source": source, "patches": [p.name for p in selected]}
+                # Tests that live inside their package (3.11's unittest/test, distutils/tests,
+                # lib2to3/tests, ctypes/test; idlelib/idle_test), laid out as in Lib/.
+                inside = sorted(
+                    d.relative_to(tree / "Lib")
+                    for pattern in PACKAGE_TESTS
+                    for d in (tree / "Lib").glob(pattern)
+                    if d.is_dir() and d.parent != tree / "Lib"
+                )
+                for rel in inside:
+                    shutil.copytree(tree / "Lib" / rel, stage / PACKAGES / rel, symlinks=True)
+            return {
+                "version": version,
+                "source": source,
+                "patches": [p.name for p in selected],
+                "package_tests": [str(r) for r in inside],
+            }
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

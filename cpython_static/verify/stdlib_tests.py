@@ -74,11 +74,15 @@ class NeedsTestModules:
     why: str
 
 
+LAYOUTS = ("onefile", "tree")
+
+
 @dataclass(frozen=True)
 class Expected:
     test: str
     kind: str
     why: str
+    layout: str | None = None  # only on this layout (None: both; a one-file kind: onefile)
 
 
 @dataclass
@@ -133,7 +137,13 @@ def load_table(text: str | None = None) -> dict[str, dict[str, Expected]]:
                 )
             if len(why) < 20:
                 raise StdlibTestsError(f"stdlib_tests.toml [{series}] {test}: say why it fails ({why!r})")
-            table.setdefault(series, {})[test] = Expected(test, kind, why)
+            layout = entry.get("layout") or ("onefile" if kind == "one-file" else None)
+            if layout not in (None, *LAYOUTS) or (kind == "one-file" and layout != "onefile"):
+                raise StdlibTestsError(
+                    f"stdlib_tests.toml [{series}] {test}: layout {layout!r} is not one of {LAYOUTS}"
+                    + (" (a one-file entry is the one file's)" if kind == "one-file" else "")
+                )
+            table.setdefault(series, {})[test] = Expected(test, kind, why, layout)
     return table
 
 
@@ -245,10 +255,9 @@ def parse_summary(output: str) -> SuiteResult:
 
 def expected_for(table: dict[str, Expected], layout: str) -> dict[str, Expected]:
     """What a ``layout`` file is expected to fail: a tree has its stdlib as files, so the
-    one-file entries must pass there (one that fails is misclassified, and says so)."""
-    if layout == "tree":
-        return {t: e for t, e in table.items() if e.kind != "one-file"}
-    return table
+    one-file entries must pass there (one that fails is misclassified, and says so); an
+    entry for one layout only (``layout = "tree"``) is not expected of the other."""
+    return {t: e for t, e in table.items() if e.layout in (None, layout)}
 
 
 def judge(result: SuiteResult, expected: dict[str, Expected]) -> Verdict:
@@ -293,6 +302,12 @@ def prepare_prefix(binary: Path, lib_test: Path, work: Path, mm: str) -> Path:
     elif dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(lib_test, dest, symlinks=True, copy_function=_link_or_copy)
+    # A tree's packages are directories, so their own tests (3.11's unittest/test …, in
+    # build/testsuite.py's packages/) go inside them; a one file's are in its archive,
+    # where nothing can be added.
+    inside = lib_test.parent / "packages"
+    if tree is not None and inside.is_dir():
+        shutil.copytree(inside, stdlib_dir, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
     return python
 
 

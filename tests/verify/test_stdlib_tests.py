@@ -278,17 +278,28 @@ def test_a_tree_runs_in_a_prefix_of_its_own_tree_and_owes_no_one_file_entry(tmp_
     tests = tmp_path / "cache" / "test"
     tests.mkdir(parents=True)
     (tests / "test_os.py").write_text("")
+    (tmp_path / "cache" / "packages" / "unittest" / "test").mkdir(parents=True)
+    (tmp_path / "cache" / "packages" / "unittest" / "test" / "__init__.py").write_text("")
     work = tmp_path / "work"
     got = S.prepare_prefix(python, tests, work, "3.13")
+    assert (work / "lib" / "python3.13" / "unittest" / "test" / "__init__.py").is_file()  # a package's own tests
+    S.prepare_prefix(onefile, tests, tmp_path / "work1", "3.13")
+    assert not (tmp_path / "work1" / "lib" / "python3.13" / "unittest").exists()  # its packages are archived
     assert got == work / "bin" / "python3.13" and got.read_bytes() == python.read_bytes()
     assert (work / "lib" / "python3.13" / "os.py").stat().st_ino == (
         tree / "lib" / "python3.13" / "os.py"
     ).stat().st_ino
     assert (work / "include" / "Python.h").is_file() and (work / "lib" / "python3.13" / "test" / "test_os.py").is_file()
     assert not (tree / "lib" / "python3.13" / "test").exists()  # the tree itself is left as it was
-    table = {
-        "test_linecache": S.Expected("test_linecache", "one-file", "x" * 20),
-        "test_ctypes": S.Expected("test_ctypes", "static", "x" * 20),
-    }
-    assert sorted(S.expected_for(table, "tree")) == ["test_ctypes"]
-    assert S.expected_for(table, "onefile") == table
+    why = "w" * 20
+    table = S.load_table(
+        f'["3.13".test_linecache]\nkind = "one-file"\nwhy = "{why}"\n'
+        f'["3.13".test_ctypes]\nkind = "static"\nwhy = "{why}"\n'
+        f'["3.13".test_zoneinfo]\nkind = "upstream"\nlayout = "tree"\nwhy = "{why}"\n'
+    )["3.13"]
+    assert sorted(S.expected_for(table, "tree")) == ["test_ctypes", "test_zoneinfo"]
+    assert sorted(S.expected_for(table, "onefile")) == ["test_ctypes", "test_linecache"]
+    with pytest.raises(S.StdlibTestsError, match="a one-file entry is the one file's"):
+        S.load_table(f'["3.13".test_x]\nkind = "one-file"\nlayout = "tree"\nwhy = "{why}"\n')
+    with pytest.raises(S.StdlibTestsError, match="layout 'zip'"):
+        S.load_table(f'["3.13".test_x]\nkind = "musl"\nlayout = "zip"\nwhy = "{why}"\n')
