@@ -252,10 +252,12 @@ def _ctypes_qsort() -> str:
     """libc qsort calling a Python comparator; needs dlopen(NULL) to find qsort."""
     import ctypes
 
+    # dlopen(NULL) must give a handle even where symbols cannot be looked up (the start-up
+    # hook's ctypes fix-up): glibc probes like pip 22.3.1's call it unguarded.
+    libc = ctypes.CDLL(None)
     try:
-        libc = ctypes.CDLL(None)
         qsort = libc.qsort
-    except (OSError, AttributeError) as exc:
+    except AttributeError as exc:
         # musl's static libc has only stub dlopen/dlsym ("Dynamic loading not
         # supported"), so a fully static binary cannot look symbols up; the closure
         # round trip still proves libffi.  (Stock Lib/ctypes/__init__.py calls

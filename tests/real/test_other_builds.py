@@ -50,3 +50,30 @@ def test_311_one_file_runs_alone(build_311, tmp_path):
     )
     assert res.returncode == 0 and res.stderr == "", res.stderr
     assert res.stdout.splitlines() == [f"{tmp_path} {exe}/json/__init__.py", "Europe/Paris"]
+
+
+def test_311_venv_gets_a_working_pip(build_311, tmp_path):
+    """3.11.2's ensurepip bundles pip 22.3.1, which probes glibc with ctypes.CDLL(None)
+    unguarded; in a static binary that raised OSError and every venv's pip died.  The
+    start-up hook's ctypes fix-up gives a handle whose lookups fail instead."""
+    import subprocess
+
+    env_dir = tmp_path / "venv"
+    made = subprocess.run([build_311["binary"], "-m", "venv", env_dir], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    pip = subprocess.run(
+        [env_dir / "bin" / "python", "-m", "pip", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert pip.returncode == 0 and pip.stdout.startswith("pip 22.3.1 "), pip.stderr
+    # what pip asked of ctypes, answered as "not glibc"
+    probe = subprocess.run(
+        [
+            env_dir / "bin" / "python",
+            "-c",
+            "from pip._internal.utils.glibc import glibc_version_string as g; print(g())",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0 and probe.stdout.strip() == "None", probe.stderr

@@ -354,20 +354,70 @@ def test_smoke_ssl_without_material_fails_cleanly():
     assert "--tls-ca" in report["checks"][0]["detail"]
 
 
+def _musl_static_cdll():
+    """What ctypes.CDLL is in a static musl binary before the hook: dlopen(NULL) is a stub
+    that fails (the host's real CDLL for any other name)."""
+    import ctypes
+
+    class StaticCDLL(ctypes.CDLL):
+        def __init__(self, name, *args, **kwargs):
+            if name is None:
+                raise OSError("Dynamic loading not supported")
+            super().__init__(name, *args, **kwargs)
+
+    return StaticCDLL
+
+
 def test_ctypes_check_without_symbol_lookup(monkeypatch):
-    # What a static musl binary looks like to ctypes: dlopen(NULL) is a stub that
-    # fails.  The libffi closure round trip must still be exercised and pass.
+    # With the start-up hook's fix-up (which the interpreter always runs): dlopen(NULL)
+    # gives a handle whose lookups fail, so glibc probes (pip 22.3.1's) survive; the libffi
+    # closure round trip must still be exercised and pass.
+    import ctypes
+    import types
+
+    from cpython_static.runtime import smoke_checks
+
+    fake = types.SimpleNamespace(CDLL=_musl_static_cdll())
+    assert hook_fix_ctypes(fake) == "CDLL(None) gives a handle whose lookups raise AttributeError"
+    monkeypatch.setattr(ctypes, "CDLL", fake.CDLL)
+    detail = smoke_checks.check_ctypes()
+    assert detail.startswith("CFUNCTYPE closure round trip ok")
+    assert "qsort skipped" in detail and "cannot look up its own symbols (Dynamic loading not supported)" in detail
+    handle = fake.CDLL(None)
+    with pytest.raises(AttributeError, match="gnu_get_libc_version: this statically linked interpreter"):
+        handle.gnu_get_libc_version  # what pip 22.3.1 asks, and takes for "not glibc"
+    with pytest.raises(OSError):
+        fake.CDLL("libnothing-here.so.9")  # other libraries still fail to load as before
+
+
+def test_ctypes_check_fails_where_dlopen_null_raises(monkeypatch):
+    """Without the hook's fix-up, CDLL(None) raising is a failure of the check: pip 22.3.1
+    would die in every venv of such a file."""
     import ctypes
 
     from cpython_static.runtime import smoke_checks
 
-    def stub_dlopen(*args, **kwargs):
-        raise OSError("Dynamic loading not supported")
+    monkeypatch.setattr(ctypes, "CDLL", _musl_static_cdll())
+    with pytest.raises(OSError, match="Dynamic loading not supported"):
+        smoke_checks.check_ctypes()
 
-    monkeypatch.setattr(ctypes, "CDLL", stub_dlopen)
-    detail = smoke_checks.check_ctypes()
-    assert detail.startswith("CFUNCTYPE closure round trip ok")
-    assert "qsort skipped" in detail and "Dynamic loading not supported" in detail
+
+def hook_fix_ctypes(module):
+    """The hook's _fix_ctypes, loaded without running the hook's install() in this process."""
+    import ast
+
+    source = (Path(smoke_checks_dir()) / "stdlib" / "_cpython_static.py").read_text()
+    tree = ast.parse(source)
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_fix_ctypes")
+    namespace: dict = {}
+    exec(compile(ast.Module([fn], []), "_cpython_static.py", "exec"), namespace)
+    return namespace["_fix_ctypes"](module)
+
+
+def smoke_checks_dir() -> str:
+    from cpython_static import runtime
+
+    return str(Path(runtime.__file__).parent)
 
 
 # ================================================================ verify() end to end
@@ -546,6 +596,7 @@ GOOD_HOOK = {
         "ssl": "applied",
         "ensurepip": "not needed: ensurepip keeps the bundled wheel's name itself",
         "venv": "copies the activate scripts out of the archive",
+        "ctypes": "CDLL(None) gives a handle whose lookups raise AttributeError",
     },
     "ensurepip": {"bundled": "26.2.1", "version": "26.2.1"},
 }
