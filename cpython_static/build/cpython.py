@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from cpython_static.build import autoconf, patches
+from cpython_static.build import autoconf, own_symbols, patches
 from cpython_static.build.libraries import BuiltLibrary, LibraryBuilder
 from cpython_static.build.sources import Fetcher, Lock, extract
 from cpython_static.core.cache import Cache, digest_of, sha256_file
@@ -46,6 +47,12 @@ PRUNE = ("test",)
 PGO_TRAINING = 1
 # {cflags:PKG} / {libs:PKG} in versions.toml's setup_local variables
 _PKG_CONFIG_REF = re.compile(r"\{(cflags|libs):([^}]+)\}")
+
+
+def makefile_var(makefile: Path, name: str) -> str:
+    """A variable as configure wrote it into a Makefile (``NAME=\tvalue``), or ''."""
+    m = re.search(rf"^{re.escape(name)}=[ \t]*(.*?)[ \t]*$", makefile.read_text(errors="replace"), re.M)
+    return m.group(1) if m else ""
 
 
 @dataclass
@@ -153,7 +160,12 @@ class CPythonBuilder:
                 "toolchain": self.toolchain.identity(),
                 "libs": {l.recipe.name: l.key for l in libs},
                 "build_python": build_python.key if build_python else None,
-                "launcher": LAUNCHER.joinpath("main.c").read_text(),
+                # main(), and the dlopen(NULL) table linked beside it
+                "launcher": [
+                    LAUNCHER.joinpath("main.c").read_text(),
+                    own_symbols.SOURCE.read_text(),
+                    own_symbols.FORMAT,
+                ],
                 # Only when there are any: builds without optimisations keep their keys.
                 **({"optimize": optimize, "training": PGO_TRAINING} if optimize else {}),
                 # Only for a variant: the default build keeps its key.
@@ -308,11 +320,12 @@ class CPythonBuilder:
             self.runner.run("cpython:configure", args, cwd=src, env=env)
             if series.setup_local:
                 self._write_setup_local(series.setup_local, src, env)
-            self.runner.run("cpython:make", ["make", f"-j{self.jobs}"], cwd=src, env=env)
+            link = self._own_symbols_link(src, stage / "own-symbols", work / "own-symbols", env)
+            self.runner.run("cpython:make", ["make", f"-j{self.jobs}", link], cwd=src, env=env)
             destdir = work / "destdir"
             self.runner.run(
                 "cpython:install",
-                ["make", "install", f"DESTDIR={destdir}", *(a.value for a in install)],
+                ["make", "install", f"DESTDIR={destdir}", link, *(a.value for a in install)],
                 cwd=src,
                 env=env,
             )
@@ -337,6 +350,21 @@ class CPythonBuilder:
             }
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _own_symbols_link(self, src: Path, keep: Path, work: Path, env: dict) -> str:
+        """``LINKFORSHARED=…`` for make: configure's value plus the dlopen(NULL) table
+        (build/own_symbols.py; kept in ``keep`` for relinks) and its --wrap flags.
+        LINKFORSHARED is only on the programs' links (python, _testembed), and given to
+        make rather than written into the Makefile, sysconfig records configure's value:
+        no path of this build ships."""
+        keep.mkdir(parents=True)
+        table = keep / own_symbols.HEADER
+        table.write_text(own_symbols.header(own_symbols.names(src / "Include", src / "Misc" / "stable_abi.toml")))
+        obj = own_symbols.compile_object(
+            table, work, shlex.split(env["CC"]), shlex.split(env.get("CFLAGS", "")), self.runner, env
+        )
+        configured = makefile_var(src / "Makefile", "LINKFORSHARED")
+        return "LINKFORSHARED=" + " ".join([configured, str(obj), *own_symbols.LINK_FLAGS]).strip()
 
     def _write_setup_local(self, spec, src: Path, env: dict) -> None:
         """Modules/Setup.local = the rendered Setup.stdlib, every module enabled, plus the

@@ -15,6 +15,8 @@ and with the values its sysconfig recorded:
   every object of the library, so nothing the original link had is left out);
 * the extensions' objects, their init function renamed to a symbol made from the full
   dotted name (two packages may both have a ``_speedups``), and their libraries;
+* the interpreter's own-symbol table and its ``--wrap`` flags (build/own_symbols.py), as
+  the build added them to ``LINKFORSHARED``;
 * ``$(LIBS) $(MODLIBS) $(SYSLIBS)``.  MODLIBS names a few archives of the build tree
   that ``make install`` does not install (libmpdec, expat, HACL*): they are made again
   from the same source with the install's own Makefile and pyconfig.h (the same compiler
@@ -35,13 +37,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from cpython_static.build import own_symbols
 from cpython_static.build.cpython import BuiltPython, CPythonBuilder, Request
 from cpython_static.build.extensions import BuiltExtension, ExtensionError
 from cpython_static.core.cache import digest_of, sha256_file
 
 LAUNCHER = resources.files("cpython_static.runtime").joinpath("launcher")
 
-FORMAT = 2  # bump to relink every interpreter after a change in this module
+FORMAT = 3  # bump to relink every interpreter after a change in this module
 MODLIBS_FORMAT = 1
 MARKER_EXTERNS = "/* -- ADDMODULE MARKER 1 -- */"
 MARKER_ENTRIES = "/* -- ADDMODULE MARKER 2 -- */"
@@ -253,10 +256,21 @@ class Relinker:
                 link_libs[:0] = [f"-L{l.prefix}/lib" for l in ext.libraries]
             out = stage / "bin" / built.binary.name
             out.parent.mkdir(parents=True)
+            # As the build linked it (build/cpython.py: LINKFORSHARED given to make).
+            own = own_symbols.compile_object(
+                built.prefix.parent / "own-symbols" / own_symbols.HEADER,
+                work / "own-symbols",
+                [cc],
+                shlex.split(cfg["CFLAGS"]),
+                self.runner,
+                env,
+            )
             argv = [
                 cc,
                 *shlex.split(cfg["PY_CORE_LDFLAGS"]),
                 *shlex.split(cfg["LINKFORSHARED"]),
+                str(own),
+                *own_symbols.LINK_FLAGS,
                 "-o",
                 str(out),
                 str(main_o),

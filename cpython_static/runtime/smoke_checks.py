@@ -248,33 +248,33 @@ def _ctypes_closure_roundtrip() -> None:
     _require(got == 42.5, f"closure round trip returned {got}")
 
 
-def _ctypes_qsort() -> str:
-    """libc qsort calling a Python comparator; needs dlopen(NULL) to find qsort."""
+def _ctypes_own_symbols() -> str:
+    """ctypes.pythonapi (dlopen(NULL), dlsym) calling the C API and reading its data: a
+    static binary has no loader, so the launcher answers from its own table
+    (build/own_symbols.py).  A name it lacks must raise AttributeError, as for a library
+    without the symbol: glibc probes such as pip 22.3.1's (gnu_get_libc_version) rely on
+    that."""
     import ctypes
+    import sys
 
-    # dlopen(NULL) must give a handle even where symbols cannot be looked up (the start-up
-    # hook's ctypes fix-up): glibc probes like pip 22.3.1's call it unguarded.
-    libc = ctypes.CDLL(None)
+    api = ctypes.pythonapi
+    api.Py_GetVersion.restype = ctypes.c_char_p
+    got = api.Py_GetVersion().decode()
+    _require(got == sys.version, f"pythonapi.Py_GetVersion() gave {got!r}, not sys.version")
+    error = ctypes.c_void_p.in_dll(api, "PyExc_TypeError").value
+    _require(error == id(TypeError), "PyExc_TypeError read through pythonapi is not TypeError")
     try:
-        qsort = libc.qsort
-    except AttributeError as exc:
-        # musl's static libc has only stub dlopen/dlsym ("Dynamic loading not
-        # supported"), so a fully static binary cannot look symbols up; the closure
-        # round trip still proves libffi.  (Stock Lib/ctypes/__init__.py calls
-        # PyDLL(None) at import time, so on such a binary `import ctypes` itself
-        # fails unless the build patches that line.)
-        return f"qsort skipped (no symbol lookup in this binary: {exc})"
-    cmp_t = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
-    values = (ctypes.c_int * 6)(5, -1, 4, 3, 9, 0)
-    qsort.restype = None
-    qsort(values, len(values), ctypes.sizeof(ctypes.c_int), cmp_t(lambda a, b: (a[0] > b[0]) - (a[0] < b[0])))
-    _require(list(values) == [-1, 0, 3, 4, 5, 9], f"qsort gave {list(values)}")
-    return "libc qsort with Python comparator ok"
+        ctypes.CDLL(None).cpython_static_no_such_symbol
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("CDLL(None) found a symbol nothing defines")
+    return "pythonapi calls Py_GetVersion and reads PyExc_TypeError; a missing symbol is AttributeError"
 
 
 def check_ctypes() -> str:
     _ctypes_closure_roundtrip()
-    return "CFUNCTYPE closure round trip ok; " + _ctypes_qsort()
+    return "CFUNCTYPE closure round trip ok; " + _ctypes_own_symbols()
 
 
 # ----------------------------------------------------------------------- decimal

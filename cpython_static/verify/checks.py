@@ -95,7 +95,7 @@ _PROBED = {"version", "builtin_modules", "no_shared_modules", "stdlib", "hook"}
 HOOK_PIECES = ("extension-refusal", "after-import-fixups", "shared-object-finder")
 HOOK_ONEFILE_PIECES = ("zip-filenames", "zip-sources", "zip-file-attrs", "tzdata-member")
 # Modules whose first import must run a fix-up of the hook (imported by the probe).
-HOOK_FIXUPS = ("ssl", "ensurepip", "venv", "ctypes")
+HOOK_FIXUPS = ("ssl", "ensurepip", "venv")
 HOOK_FAILED_MARK = "cpython-static: start-up hook failed:"
 
 # Under qemu-user a cold interpreter start plus thirteen checks takes minutes, not seconds.

@@ -47,6 +47,7 @@ def test_installed_package_is_not_the_checkout(venv):
     code = (
         "import json, cpython_static as c\n"
         "from cpython_static.build.cpython import LAUNCHER\n"
+        "from cpython_static.build.own_symbols import SOURCE\n"
         "from cpython_static.build.publish import HOOK, ZIP_SCRIPT\n"
         "from cpython_static.build.libraries import all_recipe_names\n"
         "from cpython_static.build.sources import load_lock\n"
@@ -58,6 +59,7 @@ def test_installed_package_is_not_the_checkout(venv):
         "import pathlib\n"
         "Wording.load(); load_spec(patches_dir=pathlib.Path(%r)); load_module_tables(); load_lock()\n"
         "print(json.dumps({'file': c.__file__, 'launcher': LAUNCHER.joinpath('main.c').is_file(),\n"
+        "  'own_symbols': SOURCE.is_file(),\n"
         "  'hook': HOOK.is_file(), 'zip': ZIP_SCRIPT.is_file(), 'smoke': SMOKE_SCRIPT.is_file(),\n"
         "  'templates': TEMPLATES.is_dir(), 'recipes': len(all_recipe_names()),\n"
         "  'schedule': len(list(SCHEDULE_DIR.glob('cpython-static-watch.*')))}))\n"
@@ -71,6 +73,7 @@ def test_installed_package_is_not_the_checkout(venv):
     assert Path(found.pop("file")).is_relative_to(env_dir), "the checkout was imported, not the install"
     assert found == {
         "launcher": True,
+        "own_symbols": True,
         "hook": True,
         "zip": True,
         "smoke": True,

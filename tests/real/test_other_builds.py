@@ -55,7 +55,8 @@ def test_311_one_file_runs_alone(build_311, tmp_path):
 def test_311_venv_gets_a_working_pip(build_311, tmp_path):
     """3.11.2's ensurepip bundles pip 22.3.1, which probes glibc with ctypes.CDLL(None)
     unguarded; in a static binary that raised OSError and every venv's pip died.  The
-    start-up hook's ctypes fix-up gives a handle whose lookups fail instead."""
+    interpreter answers dlopen(NULL) from its own table of the C API (build/own_symbols.py),
+    where glibc's function is not: AttributeError, which pip takes for "not glibc"."""
     import subprocess
 
     env_dir = tmp_path / "venv"

@@ -354,64 +354,29 @@ def test_smoke_ssl_without_material_fails_cleanly():
     assert "--tls-ca" in report["checks"][0]["detail"]
 
 
-def _musl_static_cdll():
-    """What ctypes.CDLL is in a static musl binary before the hook: dlopen(NULL) is a stub
-    that fails (the host's real CDLL for any other name)."""
-    import ctypes
-
-    class StaticCDLL(ctypes.CDLL):
-        def __init__(self, name, *args, **kwargs):
-            if name is None:
-                raise OSError("Dynamic loading not supported")
-            super().__init__(name, *args, **kwargs)
-
-    return StaticCDLL
-
-
-def test_ctypes_check_without_symbol_lookup(monkeypatch):
-    # With the start-up hook's fix-up (which the interpreter always runs): dlopen(NULL)
-    # gives a handle whose lookups fail, so glibc probes (pip 22.3.1's) survive; the libffi
-    # closure round trip must still be exercised and pass.
-    import ctypes
-    import types
-
+def test_ctypes_check_calls_the_c_api_through_pythonapi():
+    # The host's dynamic CPython answers pythonapi like the static file's own table must.
     from cpython_static.runtime import smoke_checks
 
-    fake = types.SimpleNamespace(CDLL=_musl_static_cdll())
-    assert hook_fix_ctypes(fake) == "CDLL(None) gives a handle whose lookups raise AttributeError"
-    monkeypatch.setattr(ctypes, "CDLL", fake.CDLL)
     detail = smoke_checks.check_ctypes()
     assert detail.startswith("CFUNCTYPE closure round trip ok")
-    assert "qsort skipped" in detail and "cannot look up its own symbols (Dynamic loading not supported)" in detail
-    handle = fake.CDLL(None)
-    with pytest.raises(AttributeError, match="gnu_get_libc_version: this statically linked interpreter"):
-        handle.gnu_get_libc_version  # what pip 22.3.1 asks, and takes for "not glibc"
-    with pytest.raises(OSError):
-        fake.CDLL("libnothing-here.so.9")  # other libraries still fail to load as before
+    assert "pythonapi calls Py_GetVersion and reads PyExc_TypeError" in detail
 
 
-def test_ctypes_check_fails_where_dlopen_null_raises(monkeypatch):
-    """Without the hook's fix-up, CDLL(None) raising is a failure of the check: pip 22.3.1
-    would die in every venv of such a file."""
+def test_ctypes_check_fails_where_pythonapi_cannot_look_up(monkeypatch):
+    """A static file without the own-symbol table: patch 0002 keeps ctypes importable, and
+    pythonapi raises AttributeError on every lookup, which the check must not pass."""
     import ctypes
 
     from cpython_static.runtime import smoke_checks
 
-    monkeypatch.setattr(ctypes, "CDLL", _musl_static_cdll())
-    with pytest.raises(OSError, match="Dynamic loading not supported"):
+    class Unavailable:  # patch 0002's stand-in for PyDLL(None) when dlopen(NULL) fails
+        def __getattr__(self, name):
+            raise AttributeError(f"ctypes.pythonapi is unavailable ({name})")
+
+    monkeypatch.setattr(ctypes, "pythonapi", Unavailable())
+    with pytest.raises(AttributeError, match="pythonapi is unavailable"):
         smoke_checks.check_ctypes()
-
-
-def hook_fix_ctypes(module):
-    """The hook's _fix_ctypes, loaded without running the hook's install() in this process."""
-    import ast
-
-    source = (Path(smoke_checks_dir()) / "stdlib" / "_cpython_static.py").read_text()
-    tree = ast.parse(source)
-    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_fix_ctypes")
-    namespace: dict = {}
-    exec(compile(ast.Module([fn], []), "_cpython_static.py", "exec"), namespace)
-    return namespace["_fix_ctypes"](module)
 
 
 def smoke_checks_dir() -> str:
@@ -596,7 +561,6 @@ GOOD_HOOK = {
         "ssl": "applied",
         "ensurepip": "not needed: ensurepip keeps the bundled wheel's name itself",
         "venv": "copies the activate scripts out of the archive",
-        "ctypes": "CDLL(None) gives a handle whose lookups raise AttributeError",
     },
     "ensurepip": {"bundled": "26.2.1", "version": "26.2.1"},
 }

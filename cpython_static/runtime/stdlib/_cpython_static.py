@@ -448,38 +448,6 @@ def _fix_venv(venv):
     return "copies the activate scripts out of the archive"
 
 
-def _fix_ctypes(ctypes):
-    """``ctypes.CDLL(None)`` is dlopen(NULL), the main program's own symbols.  A static
-    binary has them but no dlsym to look them up, and musl's stub dlopen makes the call
-    itself raise OSError, which code written for glibc does not expect: pip 22.3.1 (3.11's
-    ensurepip) probes glibc with it unguarded and dies in every venv.  The handle is made
-    anyway, and each lookup on it raises AttributeError, which is what ctypes says of a
-    symbol a library lacks, and what such code handles ("not linked to glibc").
-    ``ctypes.pythonapi`` says the same since patch 0002."""
-    cdll = ctypes.CDLL
-    original_init, original_getitem = cdll.__init__, cdll.__getitem__
-
-    def __init__(self, name, *args, **kwargs):
-        try:
-            original_init(self, name, *args, **kwargs)
-        except OSError as exc:
-            if name is not None:
-                raise
-            self._name, self._handle = "<this static interpreter>", 0
-            self.__dict__["_cpython_static_why"] = str(exc)
-
-    def __getitem__(self, name_or_ordinal):
-        why = self.__dict__.get("_cpython_static_why")
-        if why is not None:
-            raise AttributeError(
-                f"{name_or_ordinal}: this statically linked interpreter cannot look up its own symbols ({why})"
-            )
-        return original_getitem(self, name_or_ordinal)
-
-    cdll.__init__, cdll.__getitem__ = __init__, __getitem__
-    return "CDLL(None) gives a handle whose lookups raise AttributeError"
-
-
 # ------------------------------------------------------------- pip install of a C extension
 def _refuse_build_ext(module):
     """`pip install psutil` in a venv of this interpreter: the sdist's setuptools build
@@ -522,7 +490,6 @@ def install():
                 "setuptools.command.build_ext": _refuse_build_ext,
                 "linecache": _fix_linecache,
                 "venv": _fix_venv,
-                "ctypes": _fix_ctypes,
             }
         ),
     )
