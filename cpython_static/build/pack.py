@@ -68,6 +68,9 @@ FORMAT = 1  # bump to redo every cached resolution and wheel set after a change 
 # How long a resolution is reused when nothing it depends on changed (the index may
 # have new releases: `--refresh` resolves again at once).
 RESOLUTION_TTL_S = 24 * 3600
+# pip's --report: "1" since pip 23.0, which only declared stable the fields pip 22.2-22.3
+# wrote as the experimental "0" (3.11.2's ensurepip bundles pip 22.3.1).
+REPORT_VERSIONS = ("0", "1")
 PIP_CONFIG_FILES = ("/etc/pip.conf", "/etc/xdg/pip/pip.conf", "~/.config/pip/pip.conf", "~/.pip/pip.conf")
 ESCAPE = "CPYTHON_STATIC_PYTHON"  # launcher/app.c's: the packed file as the plain interpreter
 # Left out of installed trees: they name the scratch directory or the build machine's
@@ -202,8 +205,11 @@ def wheel_is_pure(url: str) -> bool:
 
 def parse_report(report: dict) -> list[Resolved]:
     """pip's installation report (``--report``, format 1) as what pack needs."""
-    if str(report.get("version")) != "1":
-        raise PackError(f"pip's installation report has version {report.get('version')!r}; pack reads version 1")
+    if str(report.get("version")) not in REPORT_VERSIONS:
+        raise PackError(
+            f"pip's installation report has version {report.get('version')!r}; pack reads versions "
+            + ", ".join(REPORT_VERSIONS)
+        )
     out = []
     for item in report.get("install", []):
         info = item["download_info"]

@@ -374,7 +374,12 @@ dirs = {p for p in sys.path if os.path.basename(p.rstrip(os.sep)) == "lib-dynloa
 errors = []
 try:
     import sysconfig
-    dirs.add(os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload"))
+    # A tree's own lib-dynload, even if sys.path leaves it out; a one file's sysconfig
+    # paths are under its prefix, which may be another Python's (beside /usr/bin, the
+    # host's /usr/lib/python3.X), and their lib-dynload is not searched.
+    stdlib = os.path.dirname(os.path.dirname(json.__file__))
+    if os.path.realpath(stdlib) == os.path.realpath(sysconfig.get_path("stdlib")):
+        dirs.add(os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload"))
 except Exception as exc:
     errors.append("sysconfig: %s: %s" % (type(exc).__name__, exc))
 v = sys.version_info

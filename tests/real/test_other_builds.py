@@ -78,3 +78,25 @@ def test_311_venv_gets_a_working_pip(build_311, tmp_path):
         timeout=60,
     )
     assert probe.returncode == 0 and probe.stdout.strip() == "None", probe.stderr
+
+
+def test_311_pack_with_c_extensions(build_311, tmp_path):
+    """`pack --python 3.11.2` of tests/real/apps/armtool (psutil, MarkupSafe's speedups):
+    the resolution runs pip 22.3.1 under the cache's interpreter (its glibc probe needs
+    dlopen(NULL), its --report is format "0"), and 3.11's BuiltinImporter finds no
+    submodule, which the start-up hook's builtin-submodules finder asks again."""
+    import subprocess
+    from pathlib import Path
+
+    out = tmp_path / "armtool"
+    app = Path(__file__).parent / "apps" / "armtool"
+    res = run_cli("pack", str(app), "--python", "3.11.2", "-o", str(out), "--json")
+    assert res.returncode == 0, res.stderr[-6000:]
+    result = json.loads(res.stdout)
+    modules = {"psutil._psutil_linux", "markupsafe._speedups"}
+    assert result["ok"] and set(result["modules"]) == modules
+    got = subprocess.run([out, "a"], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert got.returncode == 0, got.stderr
+    info = json.loads(got.stdout)
+    assert info["argv"] == ["a"] and info["speedups"] is True and set(info["builtins"]) == modules
+    assert info["escaped"] == "&lt;a&amp;b&gt;"

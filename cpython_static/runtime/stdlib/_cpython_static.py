@@ -23,6 +23,7 @@ What a static, drop-anywhere interpreter needs and cannot get from its build:
 Standard library only, Python 3.11 syntax: it runs inside the interpreter being started.
 """
 
+import _frozen_importlib as _bootstrap
 import _frozen_importlib_external as _external
 import sys
 
@@ -84,6 +85,20 @@ class _SharedObjectFinder:
                 if name.startswith(leaf + ".") and name.endswith(".so") and "/" not in name:
                     raise _refusal(fullname, os.path.join(entry, name))
         return None
+
+
+class _BuiltinSubmoduleFinder:
+    """Before 3.12, BuiltinImporter finds no submodule (it returns None whenever a package
+    path is given), so a package's C extension built in under its dotted name (`build
+    --with`, `pack`: ``psutil._psutil_linux`` in the inittab) was never found.  This asks
+    it again without the path, as 3.12's BuiltinImporter does."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        import _imp
+
+        if path is None or "." not in fullname or not _imp.is_builtin(fullname):
+            return None
+        return _bootstrap.BuiltinImporter.find_spec(fullname)
 
 
 class _ThenLoader:
@@ -471,6 +486,12 @@ def _refuse_build_ext(module):
 def install():
     _external.ExtensionFileLoader.create_module = _refuse_extension
     REPORT["installed"].append("extension-refusal")
+    if sys.version_info < (3, 12):
+        after = next(
+            (i + 1 for i, f in enumerate(sys.meta_path) if f is _bootstrap.BuiltinImporter), len(sys.meta_path)
+        )
+        sys.meta_path.insert(after, _BuiltinSubmoduleFinder())
+        REPORT["installed"].append("builtin-submodules")
     if "zipimport" in sys.modules:
         _fix_zip_filenames()
         REPORT["installed"].append("zip-filenames")
